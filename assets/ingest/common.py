@@ -1,0 +1,53 @@
+"""What every ingest asset shares: rejects tables and table metadata for Dagster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import pyarrow as pa
+from dagster import TableColumn, TableSchema
+
+from sources.errors import Reject
+
+REJECTS_DDL = """CREATE TABLE IF NOT EXISTS rejects.{source} (
+    source_file VARCHAR, record_ref VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)"""
+
+
+def replace_rejects(con: duckdb.DuckDBPyConnection, source: str, rejects: Iterable[Reject]) -> int:
+    """Replace ``rejects.<source>`` with this load's rejects (inside the caller's transaction)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS rejects")
+    con.execute(f"DROP TABLE IF EXISTS rejects.{source}")
+    con.execute(REJECTS_DDL.format(source=source))
+    rows = [(r.source_file, r.record_ref, r.reason) for r in rejects]
+    if rows:
+        batch = pa.table(
+            {
+                "source_file": [r[0] for r in rows],
+                "record_ref": [r[1] for r in rows],
+                "reason": [r[2] for r in rows],
+            }
+        )
+        con.register("_rejects_batch", batch)
+        con.execute(
+            f"INSERT INTO rejects.{source} "
+            "SELECT source_file, record_ref, reason, now()::TIMESTAMP FROM _rejects_batch"
+        )
+        con.unregister("_rejects_batch")
+    return len(rows)
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, qualified: str) -> TableSchema:
+    schema, name = qualified.split(".")
+    cols = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return TableSchema(columns=[TableColumn(name=c, type=t) for c, t in cols])
+
+
+def table_metadata(con: duckdb.DuckDBPyConnection, qualified: str) -> dict:
+    """``dagster/row_count`` and ``dagster/column_schema`` for a table."""
+    rows = con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
+    return {"dagster/row_count": rows, "dagster/column_schema": table_schema(con, qualified)}

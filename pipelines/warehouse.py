@@ -1,0 +1,112 @@
+"""The DuckDB warehouse: where it lives, how to connect, and how a load replaces tables atomically.
+
+Layout of a warehouse folder (default ``./warehouse``)::
+
+    knooppunt.duckdb   staging, derived tables, processing log (one writer at a time)
+    identity.duckdb    separate store for direct identifiers (names, birth dates, encrypted BSN)
+    secrets/           demo-only keys created on first use (production: environment variables)
+
+DuckDB allows one writer per file, so the Dagster job runs its steps in one process, one after
+the other (see ``pipelines.definitions``); parallelism lives inside an asset (e.g. the BAG parser
+uses a process pool and hands Arrow batches to the single writer).
+
+Every load runs inside one transaction (:meth:`Warehouse.transaction`): a load that fails rolls
+back, so the previous good tables stay as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import duckdb_extension_spatial
+
+DEFAULT_ROOT = Path("warehouse")
+MAIN_DB = "knooppunt.duckdb"
+IDENTITY_DB = "identity.duckdb"
+
+
+def spatial_extension_path() -> Path:
+    """The spatial extension file shipped inside the duckdb-extension-spatial wheel.
+
+    It is LOADed from disk: many municipal servers (and this project's CI) cannot download
+    extensions. The wheel's version must equal duckdb's; both are pinned in pyproject.toml.
+    """
+    base = Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    path = base / "spatial.duckdb_extension"
+    if not path.exists():
+        raise RuntimeError(
+            f"DuckDB spatial extension for duckdb {duckdb.__version__} not found at {path}; "
+            "install duckdb-extension-spatial with the same version as duckdb"
+        )
+    return path
+
+
+def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"LOAD '{spatial_extension_path()}'")
+
+
+def connect(database: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the spatial extension loaded and no extension auto-download."""
+    con = duckdb.connect(
+        str(database),
+        read_only=read_only,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    load_spatial(con)
+    return con
+
+
+class Warehouse:
+    """A warehouse folder. Cheap to construct; opens connections on demand."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT):
+        self.root = Path(root)
+
+    @property
+    def path(self) -> Path:
+        return self.root / MAIN_DB
+
+    @property
+    def identity_path(self) -> Path:
+        return self.root / IDENTITY_DB
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.root / "secrets"
+
+    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        if not read_only:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise FileNotFoundError(
+                f"no warehouse at {self.path}; run `knooppunt run` (or ingest a delivery) first"
+            )
+        return connect(self.path, read_only=read_only)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection inside one transaction: commit on success, roll back on error."""
+        con = self.connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, _, name = qualified.rpartition(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema or "main", name],
+        ).fetchone()[0]
+    )

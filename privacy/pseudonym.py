@@ -1,0 +1,64 @@
+"""Keyed pseudonyms for BSNs (HMAC-SHA256), replacing them at ingest.
+
+The key never lives in the repository. It comes from, in this order:
+
+1. the environment variable ``KNOOPPUNT_PSEUDONYM_KEY`` (hex or any string of >= 32 characters),
+2. the file named by ``KNOOPPUNT_PSEUDONYM_KEY_FILE``,
+3. for the embedded demo only: ``<warehouse>/secrets/pseudonym.key``, created on first use with
+   mode 0600.
+
+The same key gives the same pseudonym for the same BSN, so joins across deliveries keep working;
+rotating the key re-pseudonymises everything on the next full load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+ENV_KEY = "KNOOPPUNT_PSEUDONYM_KEY"
+ENV_KEY_FILE = "KNOOPPUNT_PSEUDONYM_KEY_FILE"
+PREFIX = "P"  # pseudonyms look like P + 24 hex chars, never like a 9-digit BSN
+
+
+class Pseudonymiser:
+    def __init__(self, key: bytes):
+        if len(key) < 32:
+            raise ValueError("pseudonym key must be at least 32 bytes")
+        self._key = key
+
+    def __call__(self, bsn: str) -> str:
+        digest = hmac.new(self._key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+        return PREFIX + digest[:24]
+
+    @classmethod
+    def from_environment(cls, secrets_dir: Path | None = None) -> Pseudonymiser:
+        return cls(load_key(ENV_KEY, ENV_KEY_FILE, "pseudonym.key", secrets_dir))
+
+
+def load_key(env: str, env_file: str, demo_name: str, secrets_dir: Path | None) -> bytes:
+    """A secret key from the environment, a secret file, or (demo) a file created on first use."""
+    if value := os.environ.get(env):
+        return value.encode()
+    if path := os.environ.get(env_file):
+        return Path(path).read_bytes().strip()
+    if secrets_dir is None:
+        raise RuntimeError(f"no key configured: set {env} or {env_file}")
+    path = Path(secrets_dir) / demo_name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def is_valid_bsn(bsn: str) -> bool:
+    """The elfproef: 9*d1 + 8*d2 + ... + 2*d8 - 1*d9 is divisible by 11 (and not all zeros)."""
+    if len(bsn) != 9 or not bsn.isdigit() or bsn == "000000000":
+        return False
+    total = sum(int(d) * w for d, w in zip(bsn[:8], range(9, 1, -1), strict=True))
+    return (total - int(bsn[8])) % 11 == 0
