@@ -110,3 +110,48 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
             [schema or "main", name],
         ).fetchone()[0]
     )
+
+
+RELEASES = "releases"
+CURRENT = "CURRENT"
+
+
+def publish(warehouse: Warehouse) -> Path:
+    """Publish a read-only copy of the warehouse for readers (web interface, notebooks).
+
+    DuckDB cannot open a file for reading while another process writes it, so readers never open
+    ``knooppunt.duckdb``. After a successful run the job checkpoints it, copies it to
+    ``releases/<timestamp>.duckdb`` and then atomically points ``releases/CURRENT`` at the copy.
+    A reader that has the previous release open keeps it; the next open sees the new one. Older
+    releases beyond the last two are removed.
+    """
+    import datetime as dt
+    import os
+    import shutil
+
+    releases = warehouse.root / RELEASES
+    releases.mkdir(parents=True, exist_ok=True)
+    con = warehouse.connect()
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = releases / f"{stamp}.duckdb"
+    tmp = releases / f".{stamp}.tmp"
+    shutil.copyfile(warehouse.path, tmp)
+    os.replace(tmp, target)
+    pointer_tmp = releases / f".{CURRENT}.tmp"
+    pointer_tmp.write_text(target.name + "\n")
+    os.replace(pointer_tmp, releases / CURRENT)
+    for old in sorted(releases.glob("*.duckdb"))[:-2]:
+        old.unlink()
+    return target
+
+
+def current_release(warehouse: Warehouse) -> Path:
+    """The published release readers should open (read-only)."""
+    pointer = warehouse.root / RELEASES / CURRENT
+    if not pointer.exists():
+        raise FileNotFoundError(f"no published release in {warehouse.root}; run `knooppunt run` first")
+    return warehouse.root / RELEASES / pointer.read_text().strip()
