@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -51,3 +52,23 @@ def table_metadata(con: duckdb.DuckDBPyConnection, qualified: str) -> dict:
     """``dagster/row_count`` and ``dagster/column_schema`` for a table."""
     rows = con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
     return {"dagster/row_count": rows, "dagster/column_schema": table_schema(con, qualified)}
+
+
+@dataclass
+class IngestReport:
+    """What one load did; printed by ``knooppunt ingest --json`` and put in Dagster metadata."""
+
+    objects: dict[str, int]  # table or object type -> rows loaded
+    rejects: int
+    seconds: float
+    bytes: int
+    extra: dict[str, float | int | str] = field(default_factory=dict)  # e.g. address match rate
+
+    def as_json(self) -> dict:
+        return {
+            "objects": self.objects,
+            "rejects": self.rejects,
+            "seconds": round(self.seconds, 3),
+            "bytes": self.bytes,
+            **self.extra,
+        }
