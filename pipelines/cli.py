@@ -1,0 +1,120 @@
+"""The `knooppunt` command line.
+
+Stable contract (scripts and operators depend on it):
+
+* ``knooppunt generate --out DIR --addresses N --seed S``
+* ``knooppunt run [--data DIR] [--warehouse DIR]``
+* ``knooppunt ingest {bag,brp,kvk,enforcement} PATH [--warehouse DIR] [--json]``
+
+plus the sub-commands mounted from their own modules (audit, privacy, flags, serve, lookup).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.environment import DEMO_ADDRESSES, DEMO_SEED, current
+from pipelines.warehouse import Warehouse
+from sources.errors import SourceError
+
+app = typer.Typer(
+    name="knooppunt",
+    help="Link BAG, BRP, KvK and enforcement data VIK-style, every join gated and logged.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
+]
+
+
+def _warehouse(path: Path | None) -> Warehouse:
+    return Warehouse(path or current().warehouse)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the municipality to")],
+    addresses: Annotated[int, typer.Option(min=1, help="Number of addresses")] = DEMO_ADDRESSES,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = DEMO_SEED,
+) -> None:
+    """Write a synthetic municipality in the registries' real formats."""
+    from sources.synthetic import generate as generate_municipality
+
+    summary = generate_municipality(out, addresses, seed)
+    console.print(f"[green]generated[/green] {summary}")
+
+
+@app.command()
+def run(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Delivery folder (bag/, brp/, kvk/, handhaving/); default: demo data"),
+    ] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """The main job: materialise every asset through Dagster, in process, and publish a release."""
+    from pipelines.runner import run_pipeline
+
+    env = current()
+    if data is None:
+        data = env.data_dir
+        if env.is_demo and not (data / "manifest.json").exists():
+            from sources.synthetic import generate as generate_municipality
+
+            console.print(f"generating the demo municipality in {data} ...")
+            generate_municipality(data, DEMO_ADDRESSES, DEMO_SEED)
+    elif not data.is_dir():
+        console.print(f"[red]error:[/red] delivery folder {data} does not exist")
+        raise typer.Exit(2)
+    outcome = run_pipeline(data, warehouse or env.warehouse)
+    outcome.print(Console())
+    if not outcome.success:
+        raise typer.Exit(1)
+
+
+class Source(StrEnum):
+    bag = "bag"
+    brp = "brp"
+    kvk = "kvk"
+    enforcement = "enforcement"
+
+
+@app.command()
+def ingest(
+    source: Annotated[Source, typer.Argument(help="Which registration")],
+    path: Annotated[Path, typer.Argument(help="A delivery file or folder")],
+    warehouse: WarehouseOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Load one delivery into the warehouse (replacing that source's tables atomically)."""
+    from pipelines.ingest import ingest_delivery
+
+    if not path.exists():
+        console.print(f"[red]error:[/red] {path}: no such file or folder")
+        raise typer.Exit(2)
+    try:
+        report = ingest_delivery(source.value, path, _warehouse(warehouse))
+    except SourceError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+        return
+    table = Table(title=f"{source.value}: {path}")
+    table.add_column("objects")
+    table.add_column("rows", justify="right")
+    for name, count in report.objects.items():
+        table.add_row(name, f"{count:,}")
+    Console().print(table)
+    Console().print(f"rejects: {report.rejects:,}  seconds: {report.seconds:.2f}  bytes: {report.bytes:,}")

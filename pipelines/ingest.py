@@ -1,0 +1,39 @@
+"""Load one delivery outside a Dagster run (``knooppunt ingest``), with the same load functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assets.ingest.common import IngestReport
+from pipelines.warehouse import Warehouse
+
+PATTERNS = {
+    "brp": ("*.csv", "*.json"),
+    "kvk": ("*.json", "*.csv", "*.parquet"),
+    "enforcement": ("*.csv", "*.parquet"),
+}
+
+
+def _files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted({p for pattern in patterns for p in path.glob(pattern) if p.is_file()})
+
+
+def ingest_delivery(source: str, path: Path, warehouse: Warehouse) -> IngestReport:
+    if source == "bag":
+        from assets.ingest.bag import load_bag
+
+        return load_bag(warehouse, path)
+    files = _files(path, PATTERNS[source])
+    if source == "brp":
+        from assets.ingest.brp import load_brp
+
+        return load_brp(warehouse, files)
+    if source == "kvk":
+        from assets.ingest.kvk import load_kvk
+
+        return load_kvk(warehouse, files)
+    from assets.ingest.enforcement import load_enforcement
+
+    return load_enforcement(warehouse, files)

@@ -1,0 +1,67 @@
+"""Run the full job in process (``knooppunt run``) and summarise what it did."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass
+class Outcome:
+    success: bool
+    run_id: str
+    materialized: dict[str, int | None] = field(default_factory=dict)  # asset -> row count
+    checks: dict[str, bool] = field(default_factory=dict)  # check -> passed
+    failures: list[str] = field(default_factory=list)  # step -> error message
+
+    def print(self, console: Console) -> None:
+        table = Table(title=f"knooppunt run {self.run_id[:8]}")
+        table.add_column("asset")
+        table.add_column("rows", justify="right")
+        for key, rows in sorted(self.materialized.items()):
+            table.add_row(key, "" if rows is None else f"{rows:,}")
+        console.print(table)
+        failed_checks = [name for name, ok in self.checks.items() if not ok]
+        console.print(
+            f"checks: {len(self.checks) - len(failed_checks)} passed, {len(failed_checks)} failed"
+            + (f" ({', '.join(sorted(failed_checks))})" if failed_checks else "")
+        )
+        for failure in self.failures:
+            console.print(f"[red]failed:[/red] {failure}")
+        console.print(
+            "[green]run succeeded; release published[/green]"
+            if self.success
+            else "[red]run failed; the last good warehouse and release are unchanged[/red]"
+        )
+
+
+def _instance() -> DagsterInstance:
+    # With DAGSTER_HOME set (dagster dev, production) runs are recorded there; else ephemeral.
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def run_pipeline(data_dir: Path, warehouse: Path) -> Outcome:
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(data_dir, warehouse)
+    job = defs.resolve_job_def("knooppunt_job")
+    result = job.execute_in_process(instance=_instance(), raise_on_error=False)
+    outcome = Outcome(success=result.success, run_id=result.run_id)
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            rows = mat.metadata.get("dagster/row_count")
+            outcome.materialized[mat.asset_key.to_user_string()] = rows.value if rows else None
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            outcome.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            message = error.message.strip().splitlines()[-1] if error else "unknown error"
+            outcome.failures.append(f"{event.step_key}: {message}")
+    return outcome
