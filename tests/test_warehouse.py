@@ -1,0 +1,54 @@
+"""The warehouse: spatial from the wheel, atomic transactions, published releases."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines.warehouse import Warehouse, current_release, publish
+
+
+def test_spatial_is_loaded_from_the_wheel_without_downloads(tmp_path):
+    con = Warehouse(tmp_path).connect()
+    area = con.execute("SELECT ST_Area(ST_GeomFromText('POLYGON((0 0, 10 0, 10 5, 0 5, 0 0))'))").fetchone()[
+        0
+    ]
+    assert area == 50.0
+    assert con.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone()[0] is False
+
+
+def test_failed_transaction_keeps_the_last_good_table(tmp_path):
+    wh = Warehouse(tmp_path)
+    with wh.transaction() as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS v")
+    with pytest.raises(RuntimeError), wh.transaction() as con:
+        con.execute("CREATE OR REPLACE TABLE t AS SELECT 2 AS v")
+        raise RuntimeError("load failed half-way")
+    assert wh.connect(read_only=True).execute("SELECT v FROM t").fetchall() == [(1,)]
+
+
+def test_read_only_connect_refuses_a_missing_warehouse(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no warehouse"):
+        Warehouse(tmp_path / "nowhere").connect(read_only=True)
+
+
+def test_a_reader_keeps_its_release_while_a_new_one_is_published(tmp_path):
+    wh = Warehouse(tmp_path)
+    with wh.transaction() as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS v")
+    first = publish(wh)
+    reader = duckdb.connect(str(current_release(wh)), read_only=True)
+
+    with wh.transaction() as con:  # the nightly run writes while the reader is open
+        con.execute("CREATE OR REPLACE TABLE t AS SELECT 2 AS v")
+    second = publish(wh)
+
+    assert first != second
+    assert reader.execute("SELECT v FROM t").fetchall() == [(1,)]
+    fresh = duckdb.connect(str(current_release(wh)), read_only=True)
+    assert fresh.execute("SELECT v FROM t").fetchall() == [(2,)]
+
+
+def test_current_release_without_a_run_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="knooppunt run"):
+        current_release(Warehouse(tmp_path))
