@@ -1,0 +1,1 @@
+"""The officers' web interface and the terminal lookup (see docs/WEB.md)."""

@@ -1,0 +1,161 @@
+"""Local accounts for the embedded default: argon2-hashed passwords in the warehouse folder.
+
+The store is ``<warehouse>/web/accounts.json`` (never in the repository), written atomically with
+mode 0600. Production municipalities normally sign in through their own identity provider
+(``web.oidc``); local accounts remain for the demo and for break-glass administration.
+
+Demo accounts get random passwords, generated when they are created and shown once; no password
+is ever hard-coded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+ROLES: dict[str, str] = {
+    "bibob_officer": "Bibob-medewerker",
+    "analyst": "Analist",
+    "frontline": "Frontoffice (VPD)",
+    "privacy_officer": "Privacy officer",
+    "admin": "Beheerder",
+}
+ACCOUNTS_FILE = Path("web") / "accounts.json"
+USER_ID = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+MIN_PASSWORD_LENGTH = 12
+
+DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "bibob": ("bibob_officer", "Demo Bibob-medewerker"),
+    "analist": ("analyst", "Demo analist"),
+    "balie": ("frontline", "Demo frontoffice"),
+    "privacy": ("privacy_officer", "Demo privacy officer"),
+    "beheer": ("admin", "Demo beheerder"),
+}
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of "unknown user" equal to "wrong password".
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """A Dutch message for the operator or administrator."""
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    role: str
+    display_name: str
+    password_hash: str
+    active: bool = True
+    team: str = ""
+
+
+class AccountStore:
+    """The accounts file of one warehouse folder. Thread-safe; re-reads the file on change."""
+
+    def __init__(self, warehouse_root: str | Path):
+        self.path = Path(warehouse_root) / ACCOUNTS_FILE
+        self._lock = threading.Lock()
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _read(self) -> dict[str, Account]:
+        if not self.path.exists():
+            return {}
+        raw = json.loads(self.path.read_text(encoding="utf-8"))
+        return {a["user_id"]: Account(**a) for a in raw.get("accounts", [])}
+
+    def _write(self, accounts: dict[str, Account]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"accounts": [asdict(a) for a in accounts.values()]}, fh, indent=2)
+        os.replace(tmp, self.path)
+
+    def get(self, user_id: str) -> Account | None:
+        with self._lock:
+            return self._read().get(user_id)
+
+    def all(self) -> list[Account]:
+        with self._lock:
+            return sorted(self._read().values(), key=lambda a: a.user_id)
+
+    def add(self, user_id: str, role: str, password: str, display_name: str = "", team: str = "") -> Account:
+        if not USER_ID.match(user_id):
+            raise AccountError(
+                "Ongeldige gebruikersnaam: gebruik 2 tot 40 tekens, kleine letters, cijfers, . _ of -."
+            )
+        if role not in ROLES:
+            raise AccountError(f"Onbekende rol {role!r}; kies uit {', '.join(ROLES)}.")
+        check_password_strength(password)
+        account = Account(user_id, role, display_name or user_id, _hasher.hash(password), True, team)
+        with self._lock:
+            accounts = self._read()
+            if user_id in accounts:
+                raise AccountError(f"Gebruiker {user_id!r} bestaat al.")
+            accounts[user_id] = account
+            self._write(accounts)
+        return account
+
+    def set_password(self, user_id: str, password: str) -> None:
+        check_password_strength(password)
+        with self._lock:
+            accounts = self._read()
+            if user_id not in accounts:
+                raise AccountError(f"Gebruiker {user_id!r} bestaat niet.")
+            old = accounts[user_id]
+            accounts[user_id] = Account(**{**asdict(old), "password_hash": _hasher.hash(password)})
+            self._write(accounts)
+
+    def set_active(self, user_id: str, active: bool) -> None:
+        with self._lock:
+            accounts = self._read()
+            if user_id not in accounts:
+                raise AccountError(f"Gebruiker {user_id!r} bestaat niet.")
+            accounts[user_id] = Account(**{**asdict(accounts[user_id]), "active": active})
+            self._write(accounts)
+
+    def authenticate(self, user_id: str, password: str) -> Account | None:
+        """The account if the password matches and the account is active; None otherwise."""
+        account = self.get(user_id)
+        try:
+            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if account is None or not account.active:
+            return None
+        if _hasher.check_needs_rehash(account.password_hash):
+            self.set_password(user_id, password)
+        return account
+
+    def create_demo_accounts(self) -> dict[str, str]:
+        """Create the demo accounts that do not exist yet; return {user_id: new random password}."""
+        created: dict[str, str] = {}
+        for user_id, (role, name) in DEMO_ACCOUNTS.items():
+            if self.get(user_id) is None:
+                password = generate_password()
+                self.add(user_id, role, password, name, team="Team Ondermijning")
+                created[user_id] = password
+        return created
+
+
+def generate_password() -> str:
+    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Het wachtwoord moet minstens {MIN_PASSWORD_LENGTH} tekens lang zijn.")
+    if len(password) > 256:
+        raise AccountError("Het wachtwoord is te lang (maximaal 256 tekens).")

@@ -1,0 +1,215 @@
+"""``knooppunt serve``, ``knooppunt lookup`` and ``knooppunt accounts``: mounted by ``register(app)``.
+
+``lookup`` gives the same answers as the web interface and goes through the same
+``privacy.lookup`` calls, so it is logged the same way: the officer signs in with their account
+(password asked on the terminal, or ``KNOOPPUNT_PASSWORD`` for scripted use), the role comes from
+the account, and details are a second, logged request (``--details``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipelines.environment import current
+from web.accounts import ROLES, AccountError, AccountStore, generate_password
+from web.validation import InvalidInput, parse_case, parse_target
+
+console = Console()
+err = Console(stderr=True)
+
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
+]
+
+
+def _root(warehouse: Path | None) -> Path:
+    return Path(warehouse or current().warehouse)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Serve the officers' web interface (on the embedded demo warehouse by default)."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.config import from_environment
+
+    settings = from_environment(_root(warehouse))
+    store = AccountStore(settings.warehouse_root)
+    if not store.exists() and current().is_demo and settings.local_accounts:
+        _print_demo_accounts(store.create_demo_accounts(), store)
+    if not store.exists() and settings.oidc is None:
+        err.print(
+            "[red]fout:[/red] er zijn geen accounts en geen identity provider ingesteld; "
+            "maak een account met `knooppunt accounts add`"
+        )
+        raise typer.Exit(2)
+    err.print(f"Knooppunt op http://{host}:{port}/  (warehouse: {settings.warehouse_root})")
+    uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="info", server_header=False)
+
+
+def lookup(
+    purpose: Annotated[str, typer.Option("--purpose", help="Registered purpose (doel)")] = "",
+    case: Annotated[str, typer.Option("--case", help="Case number (zaaknummer)")] = "",
+    postcode: Annotated[str, typer.Option(help="Postcode, e.g. 1234AB")] = "",
+    huisnummer: Annotated[str, typer.Option(help="House number")] = "",
+    huisletter: Annotated[str, typer.Option(help="House letter")] = "",
+    toevoeging: Annotated[str, typer.Option(help="House number addition")] = "",
+    street: Annotated[str, typer.Option("--street", help="Street name")] = "",
+    kvk: Annotated[str, typer.Option(help="KvK number (8 digits)")] = "",
+    vestiging: Annotated[str, typer.Option(help="Vestigingsnummer (12 digits)")] = "",
+    pand: Annotated[str, typer.Option(help="Pand id (16 digits)")] = "",
+    details: Annotated[bool, typer.Option("--details", help="Also request the details (logged)")] = False,
+    user: Annotated[str, typer.Option("--user", help="Your account (default: $USER)")] = "",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Look up an address, street, KvK number, vestiging or pand: hit/no-hit first, details on request."""
+    from web.lookups import LookupService
+
+    root = _root(warehouse)
+    chosen = [
+        k
+        for k, v in {
+            "address": postcode or huisnummer,
+            "street": street,
+            "kvk": kvk,
+            "vestiging": vestiging,
+            "pand": pand,
+        }.items()
+        if v
+    ]
+    if len(chosen) != 1:
+        err.print(
+            "[red]fout:[/red] geef precies één zoekvraag: --postcode en --huisnummer, --street, --kvk, "
+            "--vestiging of --pand"
+        )
+        raise typer.Exit(2)
+    form = {
+        "soort": chosen[0],
+        "postcode": postcode,
+        "huisnummer": huisnummer,
+        "huisletter": huisletter,
+        "toevoeging": toevoeging,
+        "straat": street,
+        "kvk": kvk,
+        "vestiging": vestiging,
+        "pand": pand,
+        "zaak": case,
+    }
+    try:
+        target = parse_target(form)
+        case_number = parse_case(form)
+    except InvalidInput as exc:
+        err.print(f"[red]fout:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    account = _sign_in(root, user or os.environ.get("USER", ""))
+    service = LookupService(root)
+    outcome = service.hit(account.user_id, account.role, purpose, case_number, target)
+    if outcome.refused:
+        err.print(f"[red]geweigerd:[/red] {outcome.refused}")
+        raise typer.Exit(1)
+    answer = (
+        "[bold orange3]TREFFER[/bold orange3]" if outcome.hit else "[bold green]GEEN TREFFER[/bold green]"
+    )
+    console.print(f"{answer}  {outcome.target_label}")
+    console.print(f"verzoek: {outcome.request_id}  doel: {purpose}  zaak: {case_number}")
+    if not (details and outcome.hit):
+        if outcome.hit:
+            console.print("Details opvragen (wordt vastgelegd): herhaal met --details")
+        return
+    detail = service.detail(account.user_id, account.role, outcome.request_id)
+    if detail.refused:
+        err.print(f"[red]geweigerd:[/red] {detail.refused}")
+        raise typer.Exit(1)
+    for line in detail.as_text():
+        console.print(line, highlight=False, markup=False)
+
+
+def _sign_in(root: Path, user_id: str):
+    store = AccountStore(root)
+    account = store.get(user_id)
+    if account is None or not account.active:
+        err.print(f"[red]fout:[/red] onbekend of geblokkeerd account {user_id!r}; gebruik --user")
+        raise typer.Exit(2)
+    password = os.environ.get("KNOOPPUNT_PASSWORD") or typer.prompt(
+        f"Wachtwoord voor {user_id}", hide_input=True
+    )
+    if store.authenticate(user_id, password) is None:
+        err.print("[red]fout:[/red] wachtwoord onjuist")
+        raise typer.Exit(2)
+    return account
+
+
+accounts_app = typer.Typer(
+    help="Local accounts of the web interface (stored in the warehouse folder).", no_args_is_help=True
+)
+
+
+@accounts_app.command("add")
+def accounts_add(
+    user_id: Annotated[str, typer.Argument(help="User name")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    team: Annotated[str, typer.Option(help="Team")] = "",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Add an account with a random one-time password (printed once)."""
+    password = generate_password()
+    try:
+        AccountStore(_root(warehouse)).add(user_id, role, password, name, team)
+    except AccountError as exc:
+        err.print(f"[red]fout:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"account {user_id} ({role}) aangemaakt; wachtwoord: {password}")
+
+
+@accounts_app.command("demo")
+def accounts_demo(warehouse: WarehouseOpt = None) -> None:
+    """Create the demo accounts (one per role) with random passwords, printed once."""
+    store = AccountStore(_root(warehouse))
+    _print_demo_accounts(store.create_demo_accounts(), store)
+
+
+@accounts_app.command("list")
+def accounts_list(warehouse: WarehouseOpt = None) -> None:
+    """List the accounts (never their passwords)."""
+    for a in AccountStore(_root(warehouse)).all():
+        console.print(
+            f"{a.user_id:<16} {a.role:<16} {'actief' if a.active else 'geblokkeerd':<12} {a.display_name}"
+        )
+
+
+@accounts_app.command("password")
+def accounts_password(user_id: str, warehouse: WarehouseOpt = None) -> None:
+    """Give an account a new random password (printed once)."""
+    password = generate_password()
+    try:
+        AccountStore(_root(warehouse)).set_password(user_id, password)
+    except AccountError as exc:
+        err.print(f"[red]fout:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"nieuw wachtwoord voor {user_id}: {password}")
+
+
+def _print_demo_accounts(created: dict[str, str], store: AccountStore) -> None:
+    if not created:
+        console.print("de demo-accounts bestaan al (nieuw wachtwoord: `knooppunt accounts password NAAM`)")
+        return
+    console.print(f"demo-accounts aangemaakt in {store.path} (wachtwoorden worden eenmalig getoond):")
+    for user_id, password in created.items():
+        console.print(f"  {user_id:<10} {ROLES[store.get(user_id).role]:<20} {password}")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``serve``, ``lookup`` and the ``accounts`` group on the main ``knooppunt`` app."""
+    app.command("serve")(serve)
+    app.command("lookup")(lookup)
+    app.add_typer(accounts_app, name="accounts")

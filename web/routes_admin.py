@@ -1,0 +1,64 @@
+"""Administrator: local accounts (add with a one-time generated password, block, unblock)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from web.accounts import ROLES, AccountError, generate_password
+from web.app import ctx, form_of, render, require
+
+router = APIRouter()
+
+
+def _page(request: Request, status_code: int = 200, **extra) -> Response:
+    return render(
+        request,
+        "beheer.html",
+        status_code=status_code,
+        accounts=ctx(request).accounts.all(),
+        roles=ROLES,
+        **extra,
+    )
+
+
+@router.get("/beheer")
+async def accounts_page(request: Request) -> Response:
+    require(request, "admin")
+    return _page(request)
+
+
+@router.post("/beheer/account")
+async def add_account(request: Request) -> Response:
+    session = require(request, "admin")
+    form = await form_of(request)
+    password = generate_password()
+    user_id = form.get("gebruiker", "").strip().lower()
+    try:
+        ctx(request).accounts.add(
+            user_id,
+            form.get("rol", ""),
+            password,
+            form.get("naam", "").strip()[:80],
+            form.get("team", "").strip()[:80],
+        )
+    except AccountError as exc:
+        return _page(request, 400, error=str(exc))
+    ctx(request).events.record("account_created", session.user_id, user_id)
+    return _page(request, created=(user_id, password))
+
+
+@router.post("/beheer/status")
+async def set_status(request: Request) -> Response:
+    session = require(request, "admin")
+    form = await form_of(request)
+    user_id = form.get("gebruiker", "")
+    active = form.get("actief") == "1"
+    if user_id == session.user_id:
+        return _page(request, 400, error="U kunt uw eigen account niet blokkeren.")
+    try:
+        ctx(request).accounts.set_active(user_id, active)
+    except AccountError as exc:
+        return _page(request, 400, error=str(exc))
+    ctx(request).events.record("account_unblocked" if active else "account_blocked", session.user_id, user_id)
+    return _page(request, notice=f"Account {user_id} is {'vrijgegeven' if active else 'geblokkeerd'}.")
