@@ -1,0 +1,665 @@
+"""The SQL of every flag, as plain functions of the thresholds (docs/SIGNALS.md).
+
+Each ``<flag>_sql(cfg)`` returns one set-based DuckDB query over the staging tables (no Python
+loop over rows) with the columns of :data:`RESULT_COLUMNS`: the flag code, the BAG ids involved
+(NULL where the flag is not at that level), ``evidence`` (JSON: what fired, the counts, the
+thresholds, the records involved), a point ``x``/``y`` in RD New and the ``reference_date``.
+
+:data:`READS` declares, per flag, the only staging columns the query touches; the assets pass it
+to the privacy gate, which exposes exactly those columns, and the unit tests build their DuckDB
+with exactly those columns, so a query that strays beyond its declaration fails in the tests.
+
+Shared rules:
+
+* The reference date is the delivery's stand date, ``max(bag.levering.stand_technische_datum)``.
+* A vestiging is active on the reference date when it started on or before it and has not ended
+  (``datum_einde`` NULL or later).
+* A vestiging, person or case lies in the verblijfsobject it names, else in the verblijfsobject
+  whose hoofdadres or nevenadres is the nummeraanduiding it names; its nummeraanduiding is the one
+  it names, else that verblijfsobject's hoofdadres. Flags on one verblijfsobject report its
+  hoofdadres and its (lowest) pand id; all pand ids are in the evidence where it matters.
+* Counts are of distinct records, so a verblijfsobject in several panden, a vestiging with several
+  activities or a record reached through several addresses is never counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from assets.signals.config import SignalsConfig
+
+RESULT_COLUMNS = (
+    "flag",
+    "nummeraanduiding_id",
+    "verblijfsobject_id",
+    "pand_id",
+    "openbare_ruimte_id",
+    "evidence",
+    "x",
+    "y",
+    "reference_date",
+)
+
+_LEVERING = {"bag.levering": ["stand_technische_datum"]}
+_VBO_ADRES = {
+    "bag.verblijfsobject": ["verblijfsobject_id", "hoofdadres_id", "x", "y"],
+    "bag.nevenadres": ["object_type", "object_id", "nummeraanduiding_id"],
+    "bag.verblijfsobject_pand": ["verblijfsobject_id", "pand_id"],
+}
+_VESTIGING = {
+    "kvk.vestiging": [
+        "vestigingsnummer",
+        "datum_aanvang",
+        "datum_einde",
+        "nummeraanduiding_id",
+        "verblijfsobject_id",
+    ]
+}
+_SBI = {"kvk.vestiging_sbi": ["vestigingsnummer", "sbi_code", "sbi_versie", "is_hoofdactiviteit"]}
+_PERSOON = {"brp.persoon": ["persoon_id", "overleden", "verblijfsobject_id", "nummeraanduiding_id"]}
+_ADULTS = {"brp.persoon": ["meerderjarig"]}
+_ZAAK = {
+    "handhaving.zaak": ["zaak_id", "instrument", "datum_start", "nummeraanduiding_id", "verblijfsobject_id"]
+}
+_ZAAK_DETAIL = {"handhaving.zaak": ["datum_einde", "status"]}
+_ZAAK_TEAM = {"handhaving.zaak": ["team"]}
+
+
+def _merge(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for part in parts:
+        for table, columns in part.items():
+            merged.setdefault(table, [])
+            merged[table] += [c for c in columns if c not in merged[table]]
+    return merged
+
+
+READS: dict[str, dict[str, list[str]]] = {
+    "many_companies_in_building": _merge(
+        _LEVERING, _VBO_ADRES, _VESTIGING, {"bag.pand": ["pand_id", "geometry"]}
+    ),
+    "identical_businesses_in_street": _merge(
+        _LEVERING,
+        _VBO_ADRES,
+        _VESTIGING,
+        _SBI,
+        {"bag.nummeraanduiding": ["nummeraanduiding_id", "openbare_ruimte_id"]},
+    ),
+    "identical_businesses_nearby": _merge(_LEVERING, _VBO_ADRES, _VESTIGING, _SBI),
+    "overcrowding": _merge(
+        _LEVERING,
+        _VBO_ADRES,
+        _PERSOON,
+        _ADULTS,
+        {
+            "bag.verblijfsobject": ["oppervlakte"],
+            "bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"],
+        },
+    ),
+    "residents_at_non_residential": _merge(
+        _LEVERING,
+        _VBO_ADRES,
+        _PERSOON,
+        _ADULTS,
+        {"bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"]},
+    ),
+    "company_churn": _merge(_LEVERING, _VBO_ADRES, _VESTIGING),
+    "address_not_in_bag": _merge(
+        _LEVERING,
+        {
+            "kvk.vestiging": [
+                "vestigingsnummer",
+                "datum_aanvang",
+                "datum_einde",
+                "nummeraanduiding_id",
+                "verblijfsobject_id",
+                "postcode",
+                "huisnummer",
+                "huisletter",
+                "huisnummertoevoeging",
+            ],
+            "brp.persoon": [
+                "overleden",
+                "nummeraanduiding_id",
+                "verblijfsobject_id",
+                "postcode",
+                "huisnummer",
+                "huisletter",
+                "huisnummertoevoeging",
+            ],
+            "bag.nummeraanduiding": [
+                "nummeraanduiding_id",
+                "postcode",
+                "huisnummer",
+                "huisletter",
+                "huisnummertoevoeging",
+                "status",
+            ],
+            "bag.verblijfsobject": ["verblijfsobject_id", "hoofdadres_id"],
+            "bag.ligplaats": ["ligplaats_id", "hoofdadres_id"],
+            "bag.standplaats": ["standplaats_id", "hoofdadres_id"],
+        },
+    ),
+    "enforcement_history": _merge(
+        _LEVERING,
+        _VBO_ADRES,
+        _ZAAK,
+        _ZAAK_DETAIL,
+        _PERSOON,
+        {"brp.relatie": ["persoon_id", "gerelateerde_id", "relatie"]},
+    ),
+    "staff_safety": _merge(_LEVERING, _VBO_ADRES, _ZAAK, _ZAAK_TEAM),
+}
+
+# -- shared CTEs --------------------------------------------------------------------------------
+
+_REF = "ref AS (SELECT max(stand_technische_datum) AS d FROM bag.levering)"
+
+_VBO_ADRES_CTE = """vbo_adres AS (
+    SELECT verblijfsobject_id, hoofdadres_id AS nummeraanduiding_id FROM bag.verblijfsobject
+    UNION ALL
+    SELECT object_id, nummeraanduiding_id FROM bag.nevenadres WHERE object_type = 'VBO'
+)"""
+
+_VBO_PAND = """vbo_pand AS (
+    SELECT verblijfsobject_id, min(pand_id) AS pand_id, list(DISTINCT pand_id ORDER BY pand_id) AS pand_ids
+    FROM bag.verblijfsobject_pand GROUP BY verblijfsobject_id
+)"""
+
+
+_SHARED = {"vbo_adres": _VBO_ADRES_CTE, "vbo_pand": _VBO_PAND}
+
+
+def _located(alias: str, source: str, columns: str) -> str:
+    """Resolve the verblijfsobject and nummeraanduiding of the records of ``source``."""
+    return f"""{alias} AS (
+    SELECT {columns},
+           coalesce(vo.verblijfsobject_id, va.verblijfsobject_id) AS verblijfsobject_id,
+           coalesce(r.nummeraanduiding_id, vo.hoofdadres_id, va.nummeraanduiding_id) AS nummeraanduiding_id
+    FROM {source} r
+    LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = r.verblijfsobject_id
+    LEFT JOIN vbo_adres va ON vo.verblijfsobject_id IS NULL AND va.nummeraanduiding_id = r.nummeraanduiding_id
+)"""
+
+
+_VESTIGING_LOC = _located(
+    "vestiging_loc", "kvk.vestiging", "r.vestigingsnummer, r.datum_aanvang, r.datum_einde"
+)
+_ACTIVE = """active AS (
+    SELECT v.* FROM vestiging_loc v, ref
+    WHERE (v.datum_aanvang IS NULL OR v.datum_aanvang <= ref.d)
+      AND (v.datum_einde IS NULL OR v.datum_einde > ref.d)
+)"""
+_PERSONS = """persoon_base AS (
+    SELECT * FROM brp.persoon WHERE NOT coalesce(overleden, false)
+)"""
+_PERSOON_LOC = _located("persoon_loc", "persoon_base", "r.persoon_id")
+_ADULT_LOC = _located("persoon_loc", "persoon_base", "r.persoon_id, r.meerderjarig")
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in_list(values: list[str]) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")" if values else "(NULL)"
+
+
+def _finish(code: str, ctes: list[str], body: str) -> str:
+    """Wrap a flag's body into the common result shape, ordered for stable output."""
+    text = "\n".join([*ctes, body])
+    shared = [cte for name, cte in _SHARED.items() if name in text]
+    return f"""WITH {", ".join([_REF, *shared, *ctes])},
+result AS ({body})
+SELECT {_lit(code)} AS flag,
+       CAST(r.nummeraanduiding_id AS VARCHAR) AS nummeraanduiding_id,
+       CAST(r.verblijfsobject_id AS VARCHAR) AS verblijfsobject_id,
+       CAST(r.pand_id AS VARCHAR) AS pand_id,
+       CAST(r.openbare_ruimte_id AS VARCHAR) AS openbare_ruimte_id,
+       CAST(r.evidence AS JSON) AS evidence,
+       CAST(r.x AS DOUBLE) AS x,
+       CAST(r.y AS DOUBLE) AS y,
+       ref.d AS reference_date
+FROM result r, ref
+ORDER BY r.pand_id, r.openbare_ruimte_id, r.nummeraanduiding_id, CAST(r.evidence AS VARCHAR)"""
+
+
+# -- 1. many companies in one building -----------------------------------------------------------
+
+
+def many_companies_in_building_sql(cfg: SignalsConfig) -> str:
+    n = cfg.many_companies_in_building.min_establishments
+    return _finish(
+        "many_companies_in_building",
+        [
+            _VESTIGING_LOC,
+            _ACTIVE,
+            f"""per_pand AS (
+    SELECT vp.pand_id,
+           count(DISTINCT a.vestigingsnummer) AS establishments,
+           list(DISTINCT a.vestigingsnummer ORDER BY a.vestigingsnummer) AS vestigingsnummers,
+           list(DISTINCT a.verblijfsobject_id ORDER BY a.verblijfsobject_id) AS verblijfsobject_ids
+    FROM active a JOIN bag.verblijfsobject_pand vp USING (verblijfsobject_id)
+    GROUP BY vp.pand_id
+    HAVING count(DISTINCT a.vestigingsnummer) >= {n}
+)""",
+        ],
+        f"""SELECT NULL AS nummeraanduiding_id, NULL AS verblijfsobject_id, pp.pand_id,
+       NULL AS openbare_ruimte_id,
+       json_object('establishments', pp.establishments, 'min_establishments', {n},
+                   'vestigingsnummers', pp.vestigingsnummers,
+                   'verblijfsobject_ids', pp.verblijfsobject_ids) AS evidence,
+       ST_X(ST_Centroid(p.geometry)) AS x, ST_Y(ST_Centroid(p.geometry)) AS y
+FROM per_pand pp LEFT JOIN (SELECT pand_id, any_value(geometry) AS geometry FROM bag.pand GROUP BY pand_id) p
+     USING (pand_id)""",
+    )
+
+
+def establishment_match_sql() -> str:
+    """Active vestigingen, and how many of them were located in a verblijfsobject in a pand."""
+    return f"""WITH {_REF}, {_VBO_ADRES_CTE}, {_VESTIGING_LOC}, {_ACTIVE}
+SELECT count(*) AS active,
+       count(*) FILTER (WHERE verblijfsobject_id IN (SELECT verblijfsobject_id FROM bag.verblijfsobject_pand))
+           AS in_pand
+FROM active"""
+
+
+# -- 2. identical businesses in one street / nearby ---------------------------------------------
+
+
+def _vulnerable_ctes(cfg: SignalsConfig) -> list[str]:
+    ib = cfg.identical_businesses
+    sectors = " UNION ALL ".join(
+        f"SELECT {_lit(code)} AS sector, {_lit(name)} AS omschrijving"
+        for code, name in ib.vulnerable_sectors.items()
+    )
+    mapping = (
+        " UNION ALL ".join(
+            f"SELECT {_lit(prefix)} AS prefix, {_lit(sector)} AS sector"
+            for prefix, sector in ib.sbi2025_to_2008.items()
+        )
+        or "SELECT NULL::VARCHAR AS prefix, NULL::VARCHAR AS sector WHERE false"
+    )
+    main_only = "WHERE s.is_hoofdactiviteit" if ib.main_activity_only else ""
+    return [
+        _VESTIGING_LOC,
+        _ACTIVE,
+        f"sector_list AS ({sectors})",
+        f"sbi2025 AS ({mapping})",
+        f"""activity AS (
+    SELECT s.vestigingsnummer,
+           coalesce(m.sector, left(replace(s.sbi_code, '.', ''), {ib.sbi_digits})) AS sector
+    FROM kvk.vestiging_sbi s
+    LEFT JOIN sbi2025 m ON s.sbi_versie = '2025' AND starts_with(replace(s.sbi_code, '.', ''), m.prefix)
+    {main_only}
+)""",
+        """vulnerable AS (
+    SELECT DISTINCT a.vestigingsnummer, a.nummeraanduiding_id, a.verblijfsobject_id,
+                    act.sector, sl.omschrijving
+    FROM active a
+    JOIN activity act USING (vestigingsnummer)
+    JOIN sector_list sl USING (sector)
+)""",
+    ]
+
+
+def identical_businesses_in_street_sql(cfg: SignalsConfig) -> str:
+    n = cfg.identical_businesses.min_establishments
+    return _finish(
+        "identical_businesses_in_street",
+        _vulnerable_ctes(cfg),
+        f"""SELECT NULL AS nummeraanduiding_id, NULL AS verblijfsobject_id, NULL AS pand_id,
+       na.openbare_ruimte_id,
+       json_object('sector', v.sector, 'omschrijving', any_value(v.omschrijving),
+                   'establishments', count(DISTINCT v.vestigingsnummer), 'min_establishments', {n},
+                   'vestigingsnummers', list(DISTINCT v.vestigingsnummer ORDER BY v.vestigingsnummer),
+                   'nummeraanduiding_ids',
+                   list(DISTINCT v.nummeraanduiding_id ORDER BY v.nummeraanduiding_id)) AS evidence,
+       avg(vo.x) AS x, avg(vo.y) AS y
+FROM vulnerable v
+JOIN bag.nummeraanduiding na USING (nummeraanduiding_id)
+LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = v.verblijfsobject_id
+GROUP BY na.openbare_ruimte_id, v.sector
+HAVING count(DISTINCT v.vestigingsnummer) >= {n}""",
+    )
+
+
+def identical_businesses_nearby_sql(cfg: SignalsConfig) -> str:
+    """Clusters of one vulnerable sector within ``radius_m`` of a centre address.
+
+    Every address with establishments of the sector counts the establishments of that sector
+    within the radius (itself included). Addresses reaching the threshold are candidates; a
+    candidate is reported as a centre unless another candidate within the radius counts more
+    (ties: the lower nummeraanduiding id wins), so one cluster gives one flag. Distances use
+    DuckDB spatial on the verblijfsobject points after a grid pre-selection of cells of the
+    radius' size, which keeps the self-join an equi-join at national scale.
+    """
+    ib = cfg.identical_businesses
+    n, r = ib.min_establishments, float(ib.radius_m)
+    return _finish(
+        "identical_businesses_nearby",
+        [
+            *_vulnerable_ctes(cfg),
+            f"""pts AS (
+    SELECT v.sector, v.nummeraanduiding_id, any_value(v.verblijfsobject_id) AS verblijfsobject_id,
+           any_value(vo.x) AS x, any_value(vo.y) AS y,
+           floor(any_value(vo.x) / {r})::BIGINT AS cx, floor(any_value(vo.y) / {r})::BIGINT AS cy,
+           count(DISTINCT v.vestigingsnummer) AS n,
+           list(DISTINCT v.vestigingsnummer ORDER BY v.vestigingsnummer) AS vestigingsnummers
+    FROM vulnerable v JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = v.verblijfsobject_id
+    WHERE vo.x IS NOT NULL AND vo.y IS NOT NULL AND v.nummeraanduiding_id IS NOT NULL
+    GROUP BY v.sector, v.nummeraanduiding_id
+)""",
+            f"""pairs AS (
+    SELECT a.sector, a.nummeraanduiding_id AS centre, b.nummeraanduiding_id AS member,
+           b.n, b.vestigingsnummers
+    FROM pts a
+    CROSS JOIN (VALUES (-1), (0), (1)) dx(dx)
+    CROSS JOIN (VALUES (-1), (0), (1)) dy(dy)
+    JOIN pts b ON b.sector = a.sector AND b.cx = a.cx + dx.dx AND b.cy = a.cy + dy.dy
+    WHERE ST_Distance(ST_Point(a.x, a.y), ST_Point(b.x, b.y)) <= {r}
+)""",
+            f"""candidates AS (
+    SELECT sector, centre, sum(n) AS establishments,
+           list(member ORDER BY member) AS members,
+           list_sort(flatten(list(vestigingsnummers))) AS vestigingsnummers
+    FROM pairs GROUP BY sector, centre
+    HAVING sum(n) >= {n}
+)""",
+            """dominated AS (
+    SELECT DISTINCT c.sector, c.centre
+    FROM candidates c
+    JOIN pairs p ON p.sector = c.sector AND p.centre = c.centre AND p.member <> c.centre
+    JOIN candidates d ON d.sector = p.sector AND d.centre = p.member
+    WHERE d.establishments > c.establishments
+       OR (d.establishments = c.establishments AND d.centre < c.centre)
+)""",
+        ],
+        f"""SELECT c.centre AS nummeraanduiding_id, pt.verblijfsobject_id, vp.pand_id,
+       NULL AS openbare_ruimte_id,
+       json_object('sector', c.sector, 'omschrijving', sl.omschrijving,
+                   'establishments', c.establishments, 'min_establishments', {n},
+                   'radius_m', {r}, 'nummeraanduiding_ids', c.members,
+                   'vestigingsnummers', c.vestigingsnummers) AS evidence,
+       pt.x, pt.y
+FROM candidates c
+JOIN pts pt ON pt.sector = c.sector AND pt.nummeraanduiding_id = c.centre
+JOIN sector_list sl ON sl.sector = c.sector
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pt.verblijfsobject_id
+WHERE NOT EXISTS (SELECT 1 FROM dominated d WHERE d.sector = c.sector AND d.centre = c.centre)""",
+    )
+
+
+# -- 3./4. residents: overcrowding, residents at a non-residential object ------------------------
+
+_RESIDENTS = """residents AS (
+    SELECT verblijfsobject_id,
+           count(DISTINCT persoon_id) AS persons,
+           count(DISTINCT persoon_id) FILTER (WHERE meerderjarig) AS adults
+    FROM persoon_loc WHERE verblijfsobject_id IS NOT NULL
+    GROUP BY verblijfsobject_id
+)"""
+_GEBRUIKSDOELEN = """gebruiksdoelen AS (
+    SELECT verblijfsobject_id, list_sort(list(DISTINCT lower(gebruiksdoel))) AS doelen
+    FROM bag.verblijfsobject_gebruiksdoel GROUP BY verblijfsobject_id
+)"""
+
+
+def overcrowding_sql(cfg: SignalsConfig) -> str:
+    oc = cfg.overcrowding
+    return _finish(
+        "overcrowding",
+        [_PERSONS, _ADULT_LOC, _RESIDENTS, _GEBRUIKSDOELEN],
+        f"""SELECT vo.hoofdadres_id AS nummeraanduiding_id, vo.verblijfsobject_id, vp.pand_id,
+       NULL AS openbare_ruimte_id,
+       json_object('adults', r.adults, 'oppervlakte_m2', vo.oppervlakte,
+                   'm2_per_adult', round(vo.oppervlakte / r.adults, 2),
+                   'min_adults', {oc.min_adults}, 'max_m2_per_adult', {oc.max_m2_per_adult}) AS evidence,
+       vo.x, vo.y
+FROM residents r
+JOIN bag.verblijfsobject vo USING (verblijfsobject_id)
+JOIN gebruiksdoelen g USING (verblijfsobject_id)
+LEFT JOIN vbo_pand vp USING (verblijfsobject_id)
+WHERE list_contains(g.doelen, 'woonfunctie')
+  AND r.adults >= {oc.min_adults}
+  AND vo.oppervlakte IS NOT NULL
+  AND vo.oppervlakte < {oc.max_m2_per_adult} * r.adults""",
+    )
+
+
+def residents_at_non_residential_sql(cfg: SignalsConfig) -> str:
+    m = cfg.residents_at_non_residential.min_persons
+    return _finish(
+        "residents_at_non_residential",
+        [_PERSONS, _ADULT_LOC, _RESIDENTS, _GEBRUIKSDOELEN],
+        f"""SELECT vo.hoofdadres_id AS nummeraanduiding_id, vo.verblijfsobject_id, vp.pand_id,
+       NULL AS openbare_ruimte_id,
+       json_object('persons', r.persons, 'gebruiksdoelen', coalesce(g.doelen, []::VARCHAR[]),
+                   'min_persons', {m}) AS evidence,
+       vo.x, vo.y
+FROM residents r
+JOIN bag.verblijfsobject vo USING (verblijfsobject_id)
+LEFT JOIN gebruiksdoelen g USING (verblijfsobject_id)
+LEFT JOIN vbo_pand vp USING (verblijfsobject_id)
+WHERE NOT list_contains(coalesce(g.doelen, []::VARCHAR[]), 'woonfunctie')
+  AND r.persons >= {m}""",
+    )
+
+
+# -- 5. company churn ----------------------------------------------------------------------------
+
+
+def company_churn_sql(cfg: SignalsConfig) -> str:
+    cc = cfg.company_churn
+    window = f"CAST(ref.d - INTERVAL {cc.window_months} MONTH AS DATE)"
+    return _finish(
+        "company_churn",
+        [
+            _VESTIGING_LOC,
+            f"""events AS (
+    SELECT v.nummeraanduiding_id, v.verblijfsobject_id, v.vestigingsnummer, 'registration' AS kind,
+           v.datum_aanvang AS datum
+    FROM vestiging_loc v, ref
+    WHERE v.datum_aanvang > {window} AND v.datum_aanvang <= ref.d
+    UNION ALL
+    SELECT v.nummeraanduiding_id, v.verblijfsobject_id, v.vestigingsnummer, 'deregistration',
+           v.datum_einde
+    FROM vestiging_loc v, ref
+    WHERE v.datum_einde > {window} AND v.datum_einde <= ref.d
+)""",
+        ],
+        f"""SELECT e.nummeraanduiding_id, any_value(e.verblijfsobject_id) AS verblijfsobject_id,
+       any_value(vp.pand_id) AS pand_id, NULL AS openbare_ruimte_id,
+       json_object('events', count(*),
+                   'registrations', count(*) FILTER (WHERE e.kind = 'registration'),
+                   'deregistrations', count(*) FILTER (WHERE e.kind = 'deregistration'),
+                   'min_events', {cc.min_events}, 'window_months', {cc.window_months},
+                   'window_start', any_value({window}), 'window_end', any_value(ref.d),
+                   'vestigingen', list({{'vestigingsnummer': e.vestigingsnummer, 'event': e.kind,
+                                        'datum': e.datum}} ORDER BY e.datum, e.vestigingsnummer, e.kind))
+           AS evidence,
+       any_value(vo.x) AS x, any_value(vo.y) AS y
+FROM events e CROSS JOIN ref
+LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = e.verblijfsobject_id
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = e.verblijfsobject_id
+WHERE e.nummeraanduiding_id IS NOT NULL
+GROUP BY e.nummeraanduiding_id
+HAVING count(*) >= {cc.min_events}""",
+    )
+
+
+# -- 6. addresses not in BAG ---------------------------------------------------------------------
+
+
+def address_not_in_bag_sql(cfg: SignalsConfig) -> str:
+    """KvK (active vestigingen) and BRP (living persons) addresses that BAG does not know.
+
+    A record is checked on the first reference it carries: its nummeraanduiding id, else its
+    adresseerbaar object id (verblijfsobject, ligplaats or standplaats; checked through the
+    object's hoofdadres), else postcode + huisnummer + huisletter + toevoeging. It fires when the
+    reference finds no nummeraanduiding, or only withdrawn ones. Records without any address are
+    not addresses and are not checked. One row per delivered address.
+    """
+    withdrawn = _in_list(cfg.address_not_in_bag.withdrawn_statuses)
+    norm = """upper(replace(coalesce(postcode, ''), ' ', '')) AS pc, huisnummer,
+           upper(trim(coalesce(huisletter, ''))) AS hl,
+           upper(trim(coalesce(huisnummertoevoeging, ''))) AS ht"""
+    return _finish(
+        "address_not_in_bag",
+        [
+            f"""delivered AS (
+    SELECT 'kvk' AS bron, vestigingsnummer, nummeraanduiding_id, verblijfsobject_id, {norm}
+    FROM kvk.vestiging v, ref
+    WHERE (v.datum_aanvang IS NULL OR v.datum_aanvang <= ref.d)
+      AND (v.datum_einde IS NULL OR v.datum_einde > ref.d)
+    UNION ALL
+    SELECT 'brp', NULL, nummeraanduiding_id, verblijfsobject_id, {norm}
+    FROM brp.persoon WHERE NOT coalesce(overleden, false)
+)""",
+            """objects AS (
+    SELECT verblijfsobject_id AS object_id, hoofdadres_id FROM bag.verblijfsobject
+    UNION ALL SELECT ligplaats_id, hoofdadres_id FROM bag.ligplaats
+    UNION ALL SELECT standplaats_id, hoofdadres_id FROM bag.standplaats
+)""",
+            f"""num AS (
+    SELECT nummeraanduiding_id, status, status IN {withdrawn} AS withdrawn,
+           upper(replace(coalesce(postcode, ''), ' ', '')) AS pc, huisnummer,
+           upper(trim(coalesce(huisletter, ''))) AS hl,
+           upper(trim(coalesce(huisnummertoevoeging, ''))) AS ht
+    FROM bag.nummeraanduiding
+)""",
+            """by_address AS (
+    SELECT pc, huisnummer, hl, ht, bool_and(withdrawn) AS withdrawn,
+           min(status) FILTER (WHERE withdrawn) AS status
+    FROM num GROUP BY ALL
+)""",
+            """checked AS (
+    SELECT d.*,
+           CASE WHEN d.nummeraanduiding_id IS NOT NULL THEN 'nummeraanduiding_id'
+                WHEN d.verblijfsobject_id IS NOT NULL THEN 'adresseerbaar_object_id'
+                ELSE 'postcode_huisnummer' END AS checked_on,
+           CASE WHEN d.nummeraanduiding_id IS NOT NULL THEN n_id.nummeraanduiding_id IS NOT NULL
+                WHEN d.verblijfsobject_id IS NOT NULL THEN n_obj.nummeraanduiding_id IS NOT NULL
+                ELSE ba.pc IS NOT NULL END AS found,
+           CASE WHEN d.nummeraanduiding_id IS NOT NULL THEN n_id.withdrawn
+                WHEN d.verblijfsobject_id IS NOT NULL THEN n_obj.withdrawn
+                ELSE ba.withdrawn END AS withdrawn,
+           CASE WHEN d.nummeraanduiding_id IS NOT NULL THEN n_id.status
+                WHEN d.verblijfsobject_id IS NOT NULL THEN n_obj.status
+                ELSE ba.status END AS status
+    FROM delivered d
+    LEFT JOIN num n_id ON n_id.nummeraanduiding_id = d.nummeraanduiding_id
+    LEFT JOIN objects o ON d.nummeraanduiding_id IS NULL AND o.object_id = d.verblijfsobject_id
+    LEFT JOIN num n_obj ON n_obj.nummeraanduiding_id = o.hoofdadres_id
+    LEFT JOIN by_address ba ON d.nummeraanduiding_id IS NULL AND d.verblijfsobject_id IS NULL
+         AND ba.pc = d.pc AND ba.huisnummer = d.huisnummer AND ba.hl = d.hl AND ba.ht = d.ht
+    WHERE d.nummeraanduiding_id IS NOT NULL OR d.verblijfsobject_id IS NOT NULL
+       OR (d.pc <> '' AND d.huisnummer IS NOT NULL)
+)""",
+        ],
+        """SELECT c.nummeraanduiding_id, c.verblijfsobject_id, NULL AS pand_id, NULL AS openbare_ruimte_id,
+       json_object('reason', CASE WHEN bool_and(c.found) THEN 'withdrawn' ELSE 'not_in_bag' END,
+                   'bag_status', any_value(c.status), 'checked_on', any_value(c.checked_on),
+                   'postcode', any_value(c.pc), 'huisnummer', any_value(c.huisnummer),
+                   'huisletter', any_value(c.hl), 'huisnummertoevoeging', any_value(c.ht),
+                   'kvk_vestigingsnummers',
+                   coalesce(list(DISTINCT c.vestigingsnummer ORDER BY c.vestigingsnummer)
+                            FILTER (WHERE c.bron = 'kvk'), []::VARCHAR[]),
+                   'brp_persons', count(*) FILTER (WHERE c.bron = 'brp')) AS evidence,
+       NULL AS x, NULL AS y
+FROM checked c
+WHERE NOT c.found OR c.withdrawn
+GROUP BY c.nummeraanduiding_id, c.verblijfsobject_id,
+         CASE WHEN c.nummeraanduiding_id IS NULL AND c.verblijfsobject_id IS NULL
+              THEN c.pc || ' ' || c.huisnummer || c.hl || '-' || c.ht END""",
+    )
+
+
+# -- 7./8. enforcement cases ---------------------------------------------------------------------
+
+
+def _cases(instruments: list[str], window: str, columns: str) -> str:
+    located = _located("zaak_loc", "handhaving.zaak", f"r.zaak_id, r.instrument, r.datum_start, {columns}")
+    return f"""{located}, cases AS (
+    SELECT z.* FROM zaak_loc z, ref
+    WHERE z.instrument IN {_in_list(instruments)}
+      AND z.datum_start > CAST(ref.d - INTERVAL {window} AS DATE) AND z.datum_start <= ref.d
+      AND z.nummeraanduiding_id IS NOT NULL
+)"""
+
+
+def enforcement_history_sql(cfg: SignalsConfig) -> str:
+    eh = cfg.enforcement_history
+    return _finish(
+        "enforcement_history",
+        [
+            _cases(eh.instruments, f"{eh.window_years} YEAR", "r.datum_einde, r.status"),
+            _PERSONS,
+            _PERSOON_LOC,
+            """per_address AS (
+    SELECT nummeraanduiding_id, any_value(verblijfsobject_id) AS verblijfsobject_id,
+           list({'zaak_id': zaak_id, 'instrument': instrument, 'datum_start': datum_start,
+                 'datum_einde': datum_einde, 'status': status} ORDER BY datum_start, zaak_id) AS zaken
+    FROM cases GROUP BY nummeraanduiding_id
+)""",
+            """residents AS (
+    SELECT pa.nummeraanduiding_id, pl.persoon_id
+    FROM per_address pa JOIN persoon_loc pl ON pl.verblijfsobject_id = pa.verblijfsobject_id
+)""",
+            """family AS (
+    SELECT r.nummeraanduiding_id,
+           list_sort(list(DISTINCT {'persoon_id': rel.gerelateerde_id, 'relatie': rel.relatie,
+                                    'nummeraanduiding_id': f.nummeraanduiding_id})) AS members
+    FROM residents r
+    JOIN brp.relatie rel ON rel.persoon_id = r.persoon_id
+    JOIN persoon_loc f ON f.persoon_id = rel.gerelateerde_id
+    JOIN per_address pa ON pa.nummeraanduiding_id = r.nummeraanduiding_id
+    WHERE f.verblijfsobject_id IS NOT NULL
+      AND f.verblijfsobject_id IS DISTINCT FROM pa.verblijfsobject_id
+    GROUP BY r.nummeraanduiding_id
+)""",
+        ],
+        f"""SELECT pa.nummeraanduiding_id, pa.verblijfsobject_id, vp.pand_id, NULL AS openbare_ruimte_id,
+       json_object('zaken', pa.zaken, 'window_years', {eh.window_years},
+                   'residents', (SELECT count(DISTINCT persoon_id) FROM residents r
+                                 WHERE r.nummeraanduiding_id = pa.nummeraanduiding_id),
+                   'family_elsewhere', coalesce(f.members, [])) AS evidence,
+       vo.x, vo.y
+FROM per_address pa
+LEFT JOIN family f USING (nummeraanduiding_id)
+LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = pa.verblijfsobject_id
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pa.verblijfsobject_id""",
+    )
+
+
+def staff_safety_sql(cfg: SignalsConfig) -> str:
+    """Front-line roles see only "caution, contact <team>": no dates, case ids or instruments."""
+    ss = cfg.staff_safety
+    default_team = _lit(ss.default_team)
+    return _finish(
+        "staff_safety",
+        [_cases(ss.instruments, f"{ss.window_months} MONTH", "r.team")],
+        f"""SELECT c.nummeraanduiding_id, any_value(c.verblijfsobject_id) AS verblijfsobject_id,
+       any_value(vp.pand_id) AS pand_id, NULL AS openbare_ruimte_id,
+       json_object('message', 'caution, contact ' ||
+                   string_agg(DISTINCT coalesce(c.team, {default_team}), ', '
+                              ORDER BY coalesce(c.team, {default_team}))) AS evidence,
+       any_value(vo.x) AS x, any_value(vo.y) AS y
+FROM cases c
+LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = c.verblijfsobject_id
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = c.verblijfsobject_id
+GROUP BY c.nummeraanduiding_id""",
+    )
+
+
+FLAG_SQL: dict[str, Callable[[SignalsConfig], str]] = {
+    "many_companies_in_building": many_companies_in_building_sql,
+    "identical_businesses_in_street": identical_businesses_in_street_sql,
+    "identical_businesses_nearby": identical_businesses_nearby_sql,
+    "overcrowding": overcrowding_sql,
+    "residents_at_non_residential": residents_at_non_residential_sql,
+    "company_churn": company_churn_sql,
+    "address_not_in_bag": address_not_in_bag_sql,
+    "enforcement_history": enforcement_history_sql,
+    "staff_safety": staff_safety_sql,
+}
