@@ -277,11 +277,13 @@ class ProcessingLog:
                 continue
             yield LogEntry.from_json(data)
 
-    def find(self, actie_id: str | None = None, **details: Any) -> LogEntry | None:
-        """The last entry with this actie_id, or whose ``details`` hold all the given values."""
+    def find(self, actie_id: str | None = None, action: str | None = None, **details: Any) -> LogEntry | None:
+        """The last entry with this actie_id and action whose ``details`` hold all the given values."""
         found = None
         for entry in self.entries():
             if actie_id is not None and entry.actie_id != actie_id:
+                continue
+            if action is not None and entry.action != action:
                 continue
             if all(entry.details.get(k) == v for k, v in details.items()):
                 found = entry
@@ -369,25 +371,35 @@ class ProcessingLog:
         return VerifyResult(True, len(parsed), warnings=warnings)
 
     # -- retention --------------------------------------------------------------------------------
-    def purge(self, as_of: dt.date, register: Register, gebruiker: str = "pipeline") -> LogEntry | None:
-        """Tombstone entries past their bewaartermijn on ``as_of``; None when nothing expired.
+    def purge(
+        self,
+        as_of: dt.date,
+        register: Register,
+        gebruiker: str = "pipeline",
+        extra: dict[str, Any] | None = None,
+    ) -> LogEntry | None:
+        """Tombstone entries past their bewaartermijn on ``as_of`` and log the purge.
 
-        Refuses to purge a log that does not verify (purging must not launder tampering).
+        ``extra`` describes data removed alongside (recorded in the same purge entry). Nothing is
+        written, and None returned, when no entry expired and ``extra`` is empty: a second run
+        on the same day changes nothing. Refuses to purge a log that does not verify (purging must
+        not launder tampering).
         """
         check = self.verify()
         if not check.ok:
             raise LogError(f"refusing to purge a log that does not verify: {check.problem}")
         with self._locked():
             lines = [json.loads(line) for _, line in self._lines()]
+            anchor = max((d["seq"] for d in lines if d.get("action") == "purge"), default=None)
             expired = 0
             for i, data in enumerate(lines):
-                if data.get("tombstone"):
+                if data.get("tombstone") or data["seq"] == anchor:  # the current anchor stays
                     continue
                 cutoff = subtract_duration(as_of, data["bewaartermijn"])
                 if dt.datetime.fromisoformat(data["tijdstip"]).date() < cutoff:
                     lines[i] = {k: data[k] for k in ("seq", "prev", "hash")} | {"tombstone": True}
                     expired += 1
-            if not expired:
+            if not expired and not extra:
                 return None
             last_seq, last_hash = self._tail()
             while lines and lines[0].get("tombstone"):
@@ -397,14 +409,15 @@ class ProcessingLog:
                 if lines
                 else {"seq": last_seq + 1, "prev": last_hash}
             )
-            tombstones = _compress(d["seq"] for d in lines if d.get("tombstone"))
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for data in lines:
-                    fh.write(json.dumps(data, ensure_ascii=False) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            tombstones = _compress([d["seq"] for d in lines if d.get("tombstone")])
+            if expired:
+                tmp = self.path.with_suffix(".tmp")
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    for data in lines:
+                        fh.write(json.dumps(data, ensure_ascii=False) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
         entry = LogEntry.under(
             register,
             None,
@@ -415,6 +428,7 @@ class ProcessingLog:
                 "log_entries_removed": expired,
                 "chain_start": chain_start,
                 "tombstones": tombstones,
+                **(extra or {}),
             },
         )
         return self.append(entry)
@@ -495,7 +509,7 @@ def _bound(value: dt.date | dt.datetime | None, *, start: bool) -> dt.datetime |
     return dt.datetime.combine(value, t, tzinfo=dt.UTC)
 
 
-def _compress(seqs: Iterator[int] | list[int]) -> list[list[int]]:
+def _compress(seqs: list[int]) -> list[list[int]]:
     ranges: list[list[int]] = []
     for s in seqs:
         if ranges and ranges[-1][1] == s - 1:

@@ -1,0 +1,447 @@
+"""Hit/no-hit first: the officers' lookups, on the published release, every request logged.
+
+The model privacy protocol asks to start with a hit/no-hit query before any detail is revealed.
+:meth:`Lookup.hit` answers only *whether* a target has a flag the purpose may show; the details
+come from :meth:`Lookup.detail`, a second request under the same case number, by the same user,
+within :data:`DETAIL_WINDOW`. Both are logged as different actions ("appeared in a search" versus
+"consulted"), and so is every refusal.
+
+Which flags belong to a target:
+
+* ``address`` (``"1234AB|12|A|bis"``): flags on its nummeraanduiding, its verblijfsobject, or a
+  pand that verblijfsobject lies in;
+* ``street`` (a street name, or an openbare-ruimte id): street-level flags on that openbare ruimte
+  and flags on the addresses in it;
+* ``kvk`` / ``vestiging``: flags on the addresses (and panden) of its vestigingen;
+* ``pand``: flags on the pand and on the verblijfsobjecten in it.
+
+Need-to-know: only flags listed under the purpose's ``flags`` in the register; a ``frontline``
+actor sees for ``staff_safety`` only "Let op: neem contact op met <team>" and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from pipelines.warehouse import Warehouse, connect, current_release
+from privacy.log import LogEntry, ProcessingLog
+from privacy.register import Purpose, Register, load_register
+from privacy.scan import bsns_in_text
+
+DETAIL_WINDOW = dt.timedelta(hours=24)
+PSEUDONYM = re.compile(r"^P[0-9a-f]{24}$")
+STAFF_SAFETY = "staff_safety"
+FRONTLINE = "frontline"
+DEFAULT_TEAM = "het team Veilige Publieke Dienstverlening"
+FLAG_KEYS = ("flag", "nummeraanduiding_id", "verblijfsobject_id", "pand_id", "openbare_ruimte_id")
+OBJECT_KINDS = {
+    "address": "adres (postcode|huisnummer|huisletter|toevoeging)",
+    "street": "straat",
+    "kvk": "KvK-nummer",
+    "vestiging": "vestigingsnummer",
+    "pand": "pand (BAG-id)",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: Literal["address", "street", "kvk", "vestiging", "pand"]
+    value: str
+
+
+@dataclass(frozen=True)
+class HitResult:
+    request_id: str
+    hit: bool
+    target_label: str
+
+
+@dataclass(frozen=True)
+class FlagView:
+    flag: str
+    message: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    nummeraanduiding_id: str | None = None
+    verblijfsobject_id: str | None = None
+    pand_id: str | None = None
+    openbare_ruimte_id: str | None = None
+    x: float | None = None
+    y: float | None = None
+
+
+@dataclass(frozen=True)
+class DetailResult:
+    request_id: str
+    purpose: str
+    case_number: str
+    target_label: str
+    flags: list[FlagView]
+
+
+@dataclass(frozen=True)
+class Identity:
+    persoon_id: str
+    voornamen: str | None
+    voorvoegsel: str | None
+    geslachtsnaam: str | None
+
+
+class LookupRefused(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    label: str
+    nummeraanduiding_ids: list[str]
+    verblijfsobject_ids: list[str]
+    pand_ids: list[str]
+    openbare_ruimte_ids: list[str]
+
+
+class Lookup:
+    def __init__(self, warehouse: Warehouse | str | Path, register_path: str | Path | None = None):
+        self.warehouse = warehouse if isinstance(warehouse, Warehouse) else Warehouse(warehouse)
+        self.log = ProcessingLog(self.warehouse)
+        self.register_path = register_path
+
+    # -- the two requests -------------------------------------------------------------------------
+    def hit(self, actor: Actor, purpose: str, case_number: str, target: Target) -> HitResult:
+        """Whether ``target`` has a flag ``purpose`` may show; logged as "appeared in a search"."""
+        register = load_register(self.register_path)
+        p = self._allowed(register, actor, purpose, case_number, {"target_kind": target.kind})
+        with self._release() as con:
+            resolved = self._resolve(con, target)
+            flags = self._flags(con, resolved, p.flags)
+        hit = bool(flags)
+        entry = self.log.append(
+            LogEntry.under(
+                register,
+                p,
+                "hit",
+                actor.user_id,
+                role=actor.role,
+                objects=_objects(target, resolved, "gezocht"),
+                inputs={"signals.flags": list(FLAG_KEYS)},
+                row_counts={"flags": len(flags)},
+                details={
+                    "case_number": case_number,
+                    "target_kind": target.kind,
+                    "target_value": target.value,
+                    "target_label": resolved.label,
+                    "hit": hit,
+                },
+            )
+        )
+        return HitResult(request_id=entry.actie_id, hit=hit, target_label=resolved.label)
+
+    def detail(self, actor: Actor, request_id: str) -> DetailResult:
+        """The flags behind an earlier hit; logged as "consulted"."""
+        register = load_register(self.register_path)
+        request = self.log.find(actie_id=request_id)
+        context = {"request_id": request_id}
+        if request is None or request.action != "hit":  # a detail needs a hit/no-hit request first
+            self._refuse(register, actor, None, "no such hit/no-hit request", context)
+        assert request is not None
+        if request.gebruiker != actor.user_id:
+            self._refuse(register, actor, None, "the request was made by another user", context)
+        made = dt.datetime.fromisoformat(request.tijdstip)
+        if dt.datetime.now(dt.UTC) - made > DETAIL_WINDOW:
+            self._refuse(register, actor, None, "the request is older than 24 hours: search again", context)
+        case_number = request.details["case_number"]
+        p = self._allowed(register, actor, request.purpose or "", case_number, context)
+        target = Target(request.details["target_kind"], request.details["target_value"])
+        with self._release() as con:
+            resolved = self._resolve(con, target)
+            rows = self._flags(con, resolved, p.flags)
+        views = [_view(row, actor.role) for row in rows]
+        persons = sorted({pid for v in views for pid in _pseudonyms(v.evidence)})
+        self.log.append(
+            LogEntry.under(
+                register,
+                p,
+                "detail",
+                actor.user_id,
+                role=actor.role,
+                objects=_objects(target, resolved, "geraadpleegd")
+                + [
+                    {
+                        "soortObjectId": "persoon_id (pseudoniem)",
+                        "objectId": pid,
+                        "betrokkenheid": "in bewijs",
+                    }
+                    for pid in persons
+                ],
+                inputs={"signals.flags": [*FLAG_KEYS, "evidence"]},
+                row_counts={"flags": len(views)},
+                details={
+                    "request_id": request_id,
+                    "case_number": case_number,
+                    "flags": sorted({v.flag for v in views}),
+                },
+            )
+        )
+        return DetailResult(request_id, p.key, case_number, resolved.label, views)
+
+    def reidentify(self, actor: Actor, request_id: str, persoon_id: str) -> Identity:
+        """Names of a pseudonymised person named in the evidence of a detail request (logged).
+
+        Only for purposes whose register entry lists the identity store (``identity.persoon``) as
+        a source, only for a person that appeared in that request's flags; never the BSN.
+        """
+        register = load_register(self.register_path)
+        context = {"request_id": request_id}
+        detail = self.log.find(action="detail", request_id=request_id)
+        if detail is None or detail.gebruiker != actor.user_id:
+            self._refuse(register, actor, None, "re-identification needs your own detail request", context)
+        assert detail is not None
+        p = self._allowed(register, actor, detail.purpose or "", detail.details["case_number"], context)
+        columns = p.sources.get("identity.persoon")
+        if not columns:
+            self._refuse(register, actor, p, f"purpose {p.key!r} does not allow re-identification", context)
+        assert columns is not None
+        if not any(o["objectId"] == persoon_id for o in detail.objects):
+            self._refuse(register, actor, p, "this person did not appear in the requested details", context)
+        wanted = [c for c in ("voornamen", "voorvoegsel", "geslachtsnaam") if c in columns]
+        con = connect(self.warehouse.identity_path, read_only=True)
+        try:
+            row = con.execute(
+                f"SELECT {', '.join(wanted) or 'NULL'} FROM persoon WHERE persoon_id = ? LIMIT 1",
+                [persoon_id],
+            ).fetchone()
+        finally:
+            con.close()
+        self.log.append(
+            LogEntry.under(
+                register,
+                p,
+                "reidentification",
+                actor.user_id,
+                role=actor.role,
+                objects=[{"soortObjectId": "persoon_id (pseudoniem)", "objectId": persoon_id}],
+                inputs={"identity.persoon": wanted},
+                row_counts={"persons": 0 if row is None else 1},
+                details={"request_id": request_id, "case_number": detail.details["case_number"]},
+            )
+        )
+        values = dict(zip(wanted, row, strict=True)) if row else {}
+        return Identity(
+            persoon_id, values.get("voornamen"), values.get("voorvoegsel"), values.get("geslachtsnaam")
+        )
+
+    # -- checks and refusals ----------------------------------------------------------------------
+    def _allowed(
+        self, register: Register, actor: Actor, purpose: str, case_number: str, context: dict[str, Any]
+    ) -> Purpose:
+        p = register.get(purpose)
+        if p is None:
+            self._refuse(register, actor, None, f"purpose {purpose!r} is not in the register", context)
+        assert p is not None
+        if reason := p.refusal(dt.date.today()):
+            self._refuse(register, actor, p, reason, context)
+        if p.aggregated_only:
+            self._refuse(register, actor, p, f"purpose {p.key!r} is aggregated-only: no lookups", context)
+        if actor.role not in p.roles:
+            self._refuse(register, actor, p, f"role {actor.role!r} may not use purpose {p.key!r}", context)
+        if not case_number or not case_number.strip():
+            self._refuse(register, actor, p, "a case number (zaaknummer) is required", context)
+        if bsns_in_text(case_number):
+            self._refuse(register, actor, p, "the case number looks like a BSN; use the case number", context)
+        return p
+
+    def _refuse(
+        self, register: Register, actor: Actor, purpose: Purpose | None, reason: str, context: dict[str, Any]
+    ) -> None:
+        self.log.append(
+            LogEntry.under(
+                register,
+                purpose,
+                "refusal",
+                actor.user_id,
+                role=actor.role,
+                outcome="geweigerd",
+                reason=reason,
+                details=context,
+            )
+        )
+        raise LookupRefused(reason)
+
+    # -- the release ------------------------------------------------------------------------------
+    def _release(self) -> duckdb.DuckDBPyConnection:
+        return connect(current_release(self.warehouse), read_only=True)
+
+    def _resolve(self, con: duckdb.DuckDBPyConnection, target: Target) -> _Resolved:
+        kind, value = target.kind, target.value.strip()
+        if kind == "address":
+            parts = (value.split("|") + ["", "", "", ""])[:4]
+            postcode, huisnummer, huisletter, toevoeging = (p.strip().upper() for p in parts)
+            postcode = postcode.replace(" ", "")
+            if not huisnummer.isdigit():
+                raise LookupRefused("an address needs postcode|huisnummer|huisletter|toevoeging")
+            num = _column(
+                con,
+                """SELECT nummeraanduiding_id FROM bag.nummeraanduiding
+                   WHERE postcode = ? AND huisnummer = ? AND upper(coalesce(huisletter, '')) = ?
+                     AND upper(coalesce(huisnummertoevoeging, '')) = ?""",
+                [postcode, int(huisnummer), huisletter, toevoeging],
+            )
+            suffix = f"-{toevoeging}" if toevoeging else ""
+            label = f"{postcode[:4]} {postcode[4:]} {huisnummer}{huisletter}{suffix}"
+            return self._from_addresses(con, label, num)
+        if kind == "street":
+            if re.fullmatch(r"\d{16}", value):
+                streets = [value]
+            else:
+                streets = _column(
+                    con,
+                    "SELECT openbare_ruimte_id FROM bag.openbare_ruimte WHERE lower(naam) = lower(?)",
+                    [value],
+                )
+            num = _column(
+                con,
+                "SELECT nummeraanduiding_id FROM bag.nummeraanduiding "
+                f"WHERE openbare_ruimte_id IN ({_marks(streets)})",
+                streets,
+            )
+            resolved = self._from_addresses(con, value, num)
+            return _Resolved(value, resolved.nummeraanduiding_ids, resolved.verblijfsobject_ids, [], streets)
+        if kind in ("kvk", "vestiging"):
+            column = "kvk_nummer" if kind == "kvk" else "vestigingsnummer"
+            rows = con.execute(
+                f"SELECT nummeraanduiding_id, verblijfsobject_id FROM kvk.vestiging WHERE {column} = ?",
+                [value],
+            ).fetchall()
+            num = sorted({r[0] for r in rows if r[0]})
+            resolved = self._from_addresses(con, f"{OBJECT_KINDS[kind]} {value}", num)
+            vbo = sorted(set(resolved.verblijfsobject_ids) | {r[1] for r in rows if r[1]})
+            return _Resolved(resolved.label, num, vbo, self._panden(con, vbo), [])
+        if kind == "pand":
+            vbo = _column(
+                con, "SELECT verblijfsobject_id FROM bag.verblijfsobject_pand WHERE pand_id = ?", [value]
+            )
+            return _Resolved(f"pand {value}", [], vbo, [value], [])
+        raise LookupRefused(f"unknown target kind {kind!r}; use one of {sorted(OBJECT_KINDS)}")
+
+    def _from_addresses(self, con: duckdb.DuckDBPyConnection, label: str, num: list[str]) -> _Resolved:
+        vbo = _column(
+            con,
+            f"SELECT verblijfsobject_id FROM bag.verblijfsobject WHERE hoofdadres_id IN ({_marks(num)})",
+            num,
+        )
+        return _Resolved(label, num, vbo, self._panden(con, vbo), [])
+
+    def _panden(self, con: duckdb.DuckDBPyConnection, vbo: list[str]) -> list[str]:
+        return _column(
+            con,
+            f"SELECT pand_id FROM bag.verblijfsobject_pand WHERE verblijfsobject_id IN ({_marks(vbo)})",
+            vbo,
+        )
+
+    def _flags(
+        self, con: duckdb.DuckDBPyConnection, r: _Resolved, allowed: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        conditions, params = [], []
+        for column, values in (
+            ("nummeraanduiding_id", r.nummeraanduiding_ids),
+            ("verblijfsobject_id", r.verblijfsobject_ids),
+            ("pand_id", r.pand_ids),
+            ("openbare_ruimte_id", r.openbare_ruimte_ids),
+        ):
+            if values:
+                conditions.append(f"{column} IN ({_marks(values)})")
+                params += values
+        if not conditions or not allowed:
+            return []
+        cursor = con.execute(
+            f"""SELECT DISTINCT flag, nummeraanduiding_id, verblijfsobject_id, pand_id, openbare_ruimte_id,
+                       CAST(evidence AS VARCHAR) AS evidence, x, y
+                FROM signals.flags WHERE flag IN ({_marks(list(allowed))}) AND ({" OR ".join(conditions)})
+                ORDER BY flag, nummeraanduiding_id, pand_id, openbare_ruimte_id""",
+            list(allowed) + params,
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else {}
+        return rows
+
+
+def _view(row: dict[str, Any], role: str) -> FlagView:
+    if role == FRONTLINE:
+        message = str(row["evidence"].get("message", ""))
+        team = message.removeprefix("caution, contact ").strip() or DEFAULT_TEAM
+        return FlagView(flag=row["flag"], message=f"Let op: neem contact op met {team}")
+    return FlagView(
+        flag=row["flag"],
+        message=row["evidence"].get("message") if isinstance(row["evidence"], dict) else None,
+        evidence=row["evidence"],
+        nummeraanduiding_id=row["nummeraanduiding_id"],
+        verblijfsobject_id=row["verblijfsobject_id"],
+        pand_id=row["pand_id"],
+        openbare_ruimte_id=row["openbare_ruimte_id"],
+        x=row["x"],
+        y=row["y"],
+    )
+
+
+def _pseudonyms(value: Any) -> set[str]:
+    """Every pseudonymised person id anywhere in a flag's evidence."""
+    if isinstance(value, str):
+        return {value} if PSEUDONYM.match(value) else set()
+    if isinstance(value, dict):
+        return set().union(*(_pseudonyms(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_pseudonyms(v) for v in value)) if value else set()
+    return set()
+
+
+def _objects(target: Target, resolved: _Resolved, betrokkenheid: str) -> list[dict[str, str]]:
+    objects = [
+        {
+            "soortObjectId": OBJECT_KINDS[target.kind],
+            "objectId": target.value[:40],
+            "betrokkenheid": betrokkenheid,
+        }
+    ]
+    objects += [
+        {"soortObjectId": "BAG nummeraanduiding", "objectId": n, "betrokkenheid": betrokkenheid}
+        for n in resolved.nummeraanduiding_ids
+    ]
+    return objects
+
+
+def _column(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[str]:
+    if "IN ()" in sql:
+        return []
+    return sorted({r[0] for r in con.execute(sql, params).fetchall() if r[0] is not None})
+
+
+def _marks(values: list[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+__all__ = [
+    "Actor",
+    "DetailResult",
+    "FlagView",
+    "HitResult",
+    "Identity",
+    "Lookup",
+    "LookupRefused",
+    "Target",
+]

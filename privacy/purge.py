@@ -1,0 +1,75 @@
+"""Retention: remove data and processing-log entries past their bewaartermijn (``knooppunt privacy purge``).
+
+* **Data.** Every table written through the gate belongs to a purpose (the log records which). A
+  table whose last materialisation is older than the purpose's ``bewaartermijn.resultaten`` (i.e.
+  the nightly run stopped refreshing it) is dropped, and the release is republished so readers
+  stop seeing it.
+* **Log.** Entries older than their own ``bewaartermijn`` are removed in a way that keeps the
+  hash chain verifiable (:meth:`privacy.log.ProcessingLog.purge`).
+
+The purge is itself logged. Running it twice with the same ``as_of`` changes nothing the second
+time: nothing is past retention any more, so nothing is removed and nothing is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pipelines.warehouse import RELEASES, Warehouse, publish, table_exists
+from privacy.log import LogEntry, ProcessingLog
+from privacy.register import Register, load_register, subtract_duration
+
+
+@dataclass
+class PurgeResult:
+    as_of: dt.date
+    tables_dropped: list[str] = field(default_factory=list)
+    log_entries_removed: int = 0
+    entry: LogEntry | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.entry is not None
+
+
+def expired_tables(log: ProcessingLog, register: Register, as_of: dt.date) -> dict[str, str]:
+    """Gated output tables past their purpose's result retention on ``as_of``: table -> purpose."""
+    last: dict[str, LogEntry] = {}
+    for entry in log.entries():
+        if entry.action == "gated_join" and entry.outcome == "uitgevoerd" and entry.output:
+            last[entry.output] = entry
+    expired = {}
+    for table, entry in last.items():
+        purpose = register.get(entry.purpose or "")
+        retention = purpose.bewaartermijn.resultaten if purpose else register.log_bewaartermijn
+        if dt.datetime.fromisoformat(entry.tijdstip).date() < subtract_duration(as_of, retention):
+            expired[table] = entry.purpose or ""
+    return expired
+
+
+def purge(
+    warehouse: Warehouse,
+    as_of: dt.date | None = None,
+    register: Register | None = None,
+    gebruiker: str = "pipeline",
+) -> PurgeResult:
+    as_of = as_of or dt.date.today()
+    register = register or load_register()
+    log = ProcessingLog(warehouse)
+    result = PurgeResult(as_of)
+    candidates = expired_tables(log, register, as_of) if warehouse.path.exists() else {}
+    if candidates:
+        with warehouse.transaction() as con:
+            for table in sorted(candidates):
+                if table_exists(con, table):
+                    schema, name = table.split(".")
+                    con.execute(f'DROP TABLE "{schema}"."{name}"')
+                    result.tables_dropped.append(table)
+        if result.tables_dropped and (warehouse.root / RELEASES).exists():
+            publish(warehouse)
+    extra = {"tables_dropped": result.tables_dropped} if result.tables_dropped else None
+    result.entry = log.purge(as_of, register, gebruiker, extra=extra)
+    if result.entry is not None:
+        result.log_entries_removed = result.entry.details["log_entries_removed"]
+    return result
