@@ -49,10 +49,19 @@ def load_key(env: str, env_file: str, demo_name: str, secrets_dir: Path | None) 
         raise RuntimeError(f"no key configured: set {env} or {env_file}")
     path = Path(secrets_dir) / demo_name
     if not path.exists():
+        # Write the key to a private temporary file, then link it into place: the link fails if
+        # another process won the race, and nobody can ever read a half-written key.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{demo_name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_bytes().strip()
 
 
