@@ -1,0 +1,133 @@
+"""Identifier allocators for the synthetic municipality: BAG ids, BSNs, A-nummers, postcodes.
+
+Every allocator is a plain counter, so the same generation order gives the same identifiers.
+"""
+
+from __future__ import annotations
+
+GEMEENTECODE = "9901"
+WOONPLAATS_ID = "9901"
+
+# Object type codes at positions 5-6 of a 16-digit BAG id.
+TYPE_CODES = {"VBO": "01", "LIG": "02", "STA": "03", "PND": "10", "NUM": "20", "OPR": "30"}
+
+# The BSN test range: 9 digits starting with 999 that pass the elfproef. Only 90,909 exist.
+# Prefixes 0..49999 (about 45,000 numbers) are reserved for persons in planted patterns so that
+# they stay unique however large the municipality; everybody else draws from the upper half,
+# which wraps around (BSNs then repeat) once it is used up.
+_BSN_PLANTED_PREFIXES = range(0, 50_000)
+_BSN_BACKGROUND_PREFIXES = range(50_000, 100_000)
+_BSN_STRIDE = 7_919  # coprime with 100,000: spreads consecutive persons over the range
+
+# Postcode letter pairs in use (SA, SD and SS are never issued).
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_POSTCODE_LETTER_PAIRS = [a + b for a in _LETTERS for b in _LETTERS if a + b not in {"SA", "SD", "SS"}]
+POSTCODE_FIRST_NUMBER = 9900
+
+
+class BagIds:
+    """16-digit BAG ids ``<gemeentecode><type code><10-digit counter>``, one counter per type."""
+
+    def __init__(self, gemeentecode: str = GEMEENTECODE):
+        self._gem = gemeentecode
+        self._next = dict.fromkeys(TYPE_CODES, 1)
+
+    def new(self, object_type: str) -> str:
+        n = self._next[object_type]
+        self._next[object_type] = n + 1
+        return f"{self._gem}{TYPE_CODES[object_type]}{n:010d}"
+
+
+def bsn_from_prefix(prefix: int) -> str | None:
+    """The test-range BSN ``999`` + 5 digits + check digit, or None when no check digit fits."""
+    head = f"999{prefix:05d}"
+    total = sum(int(d) * w for d, w in zip(head, range(9, 1, -1), strict=True))
+    check = total % 11
+    return head + str(check) if check <= 9 else None
+
+
+class BsnPool:
+    """Hands out test-range BSNs: unique ones for planted persons, wrapping ones for the rest."""
+
+    def __init__(self) -> None:
+        self._planted = 0
+        self._background = 0
+        self.background_wrapped = False
+
+    @staticmethod
+    def _nth(prefixes: range, k: int) -> tuple[str | None, int]:
+        span = len(prefixes)
+        prefix = prefixes.start + (k * _BSN_STRIDE) % span
+        return bsn_from_prefix(prefix), k + 1
+
+    def planted(self) -> str:
+        while True:
+            if self._planted >= len(_BSN_PLANTED_PREFIXES):
+                raise RuntimeError("the BSN test range has no unique numbers left for planted persons")
+            bsn, self._planted = self._nth(_BSN_PLANTED_PREFIXES, self._planted)
+            if bsn:
+                return bsn
+
+    def background(self) -> str:
+        while True:
+            if self._background and self._background % len(_BSN_BACKGROUND_PREFIXES) == 0:
+                self.background_wrapped = True
+            bsn, self._background = self._nth(_BSN_BACKGROUND_PREFIXES, self._background)
+            if bsn:
+                return bsn
+
+
+class ANummers:
+    """LO3 A-nummers: 10 digits, no equal neighbours, digit sum = 5 (mod 11), weighted sum = 0.
+
+    The first 8 digits come from a counter written in base 9 (each digit skipping its
+    predecessor's value); the last two are solved from the two congruences.
+    """
+
+    _WEIGHTS = [2 ** (9 - i) for i in range(8)]  # weights of digits 1..8; digit 9 has 2, digit 10 has 1
+
+    def __init__(self) -> None:
+        self._counter = 0
+
+    def _prefix(self, c: int) -> list[int]:
+        digits: list[int] = []
+        values = []
+        for _ in range(7):
+            values.append(c % 9)
+            c //= 9
+        values.append(c % 9)
+        values.reverse()
+        first = values[0] + 1  # 1..9
+        digits.append(first)
+        for v in values[1:]:
+            prev = digits[-1]
+            digits.append(v if v < prev else v + 1)
+        return digits
+
+    def new(self) -> str:
+        while True:
+            digits = self._prefix(self._counter)
+            self._counter += 1
+            s1 = sum(digits)
+            s2 = sum(d * w for d, w in zip(digits, self._WEIGHTS, strict=True))
+            d9 = (-s2 - (5 - s1)) % 11
+            d10 = (5 - s1 - d9) % 11
+            if d9 <= 9 and d10 <= 9 and d9 != digits[-1] and d10 != d9:
+                return "".join(map(str, digits)) + f"{d9}{d10}"
+
+
+def is_valid_a_nummer(a: str) -> bool:
+    if len(a) != 10 or not a.isdigit() or a[0] == "0":
+        return False
+    d = [int(c) for c in a]
+    if any(d[i] == d[i + 1] for i in range(9)):
+        return False
+    return sum(d) % 11 == 5 and sum(x * 2 ** (9 - i) for i, x in enumerate(d)) % 11 == 0
+
+
+def postcode(k: int) -> str:
+    """The k-th postcode of the municipality: 9900AA, 9900AB, ..."""
+    number, pair = divmod(k, len(_POSTCODE_LETTER_PAIRS))
+    if number > 99:
+        raise ValueError("postcode range 9900-9999 exhausted")
+    return f"{POSTCODE_FIRST_NUMBER + number}{_POSTCODE_LETTER_PAIRS[pair]}"

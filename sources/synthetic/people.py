@@ -1,0 +1,261 @@
+"""Synthetic persons and households, written as LO3 rows of the GBA-V test-set layout.
+
+Families are built within one street: parents (02/03), partner (05) and children (09) refer to
+each other by BSN both ways. Parents who do not live in the municipality appear by name only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sources.synthetic import lo3, names
+from sources.synthetic.identifiers import GEMEENTECODE, ANummers, BsnPool
+from sources.synthetic.model import Unit
+
+BIRTH_MUNICIPALITIES = ["0363", "0599", "0518", "0344", "0034", GEMEENTECODE]
+
+
+def ymd(d: date) -> str:
+    return d.strftime("%Y%m%d")
+
+
+@dataclass(slots=True, eq=False)
+class Person:
+    bsn: str | None  # None: a parent outside the municipality, known by name only
+    a_nummer: str | None
+    voornamen: str
+    voorvoegsel: str
+    geslachtsnaam: str
+    geboren: date
+    geslacht: str
+    unit: Unit | None = None
+    # Address as delivered when it is not a generated unit (planted "not in BAG").
+    address_override: dict[str, str] | None = None
+    sinds: date | None = None
+    parents: list[Person] = field(default_factory=list)
+    partner: Person | None = None
+    partner_sinds: date | None = None
+    children: list[Person] = field(default_factory=list)
+
+
+class People:
+    """Creates persons with identifiers from the shared pools."""
+
+    def __init__(self, stand: date, bsns: BsnPool, a_nummers: ANummers):
+        self.stand = stand
+        self.bsns = bsns
+        self.a_nummers = a_nummers
+
+    def birth(self, rng: random.Random, age: int) -> date:
+        """A birth date giving exactly ``age`` completed years on the stand date (never near a birthday)."""
+        return self.stand - timedelta(days=int(age * 365.25) + rng.randint(20, 340))
+
+    def person(
+        self,
+        rng: random.Random,
+        age: int,
+        geslacht: str | None = None,
+        family: tuple[str, str] | None = None,
+        planted: bool = False,
+    ) -> Person:
+        geslacht = geslacht or rng.choice("MV")
+        voorvoegsel, naam = family or names.surname(rng)
+        return Person(
+            bsn=self.bsns.planted() if planted else self.bsns.background(),
+            a_nummer=self.a_nummers.new(),
+            voornamen=names.first_name(rng, geslacht),
+            voorvoegsel=voorvoegsel,
+            geslachtsnaam=naam,
+            geboren=self.birth(rng, age),
+            geslacht=geslacht,
+        )
+
+    def outside_parent(
+        self, rng: random.Random, child: Person, geslacht: str, family: tuple[str, str]
+    ) -> Person:
+        geboren = child.geboren - timedelta(days=int(rng.randint(22, 38) * 365.25) + rng.randint(0, 300))
+        return Person(None, None, names.first_name(rng, geslacht), family[0], family[1], geboren, geslacht)
+
+    def move_in(
+        self, rng: random.Random, persons: list[Person], unit: Unit | None, earliest: date | None = None
+    ) -> None:
+        """Register ``persons`` at ``unit`` from one common date (after the youngest was born)."""
+        youngest = max(p.geboren for p in persons)
+        start = max(youngest, earliest or youngest, self.stand - timedelta(days=30 * 365))
+        latest = self.stand - timedelta(days=40)
+        span = max(0, (latest - start).days)
+        sinds = start + timedelta(days=rng.randint(0, span)) if span else start
+        for p in persons:
+            p.unit = unit
+            p.sinds = max(sinds, p.geboren)
+
+    def couple(self, rng: random.Random, age: int, planted: bool = False) -> tuple[Person, Person]:
+        man = self.person(rng, age, "M", planted=planted)
+        vrouw = self.person(rng, max(19, age + rng.randint(-4, 3)), "V", planted=planted)
+        if rng.random() < 0.7:  # married or registered partners; otherwise just living together
+            youngest = max(man.geboren, vrouw.geboren)
+            earliest = youngest + timedelta(days=int(20 * 365.25))
+            days = max(1, (self.stand - timedelta(days=60) - earliest).days)
+            since = earliest + timedelta(days=rng.randint(0, days))
+            marry(man, vrouw, since)
+        return man, vrouw
+
+    def children_of(
+        self, rng: random.Random, parents: list[Person], count: int, max_age: int, planted: bool = False
+    ) -> list[Person]:
+        youngest_parent = min(self.age(p) for p in parents)
+        father = next((p for p in parents if p.geslacht == "M"), parents[0])
+        kids = []
+        for _ in range(count):
+            age = rng.randint(0, max(0, min(max_age, youngest_parent - 20)))
+            kid = self.person(rng, age, family=(father.voorvoegsel, father.geslachtsnaam), planted=planted)
+            link_parents(kid, parents)
+            kids.append(kid)
+        return kids
+
+    def age(self, p: Person) -> int:
+        years = self.stand.year - p.geboren.year
+        if (self.stand.month, self.stand.day) < (p.geboren.month, p.geboren.day):
+            years -= 1
+        return years
+
+    def household(self, rng: random.Random, unit: Unit) -> list[Person]:
+        """An ordinary household sized to the dwelling: never more than 3 adults, and at least
+        15 m2 per adult, so that background data cannot look overcrowded."""
+        max_adults = min(3, unit.oppervlakte // 15)
+        r = rng.random()
+        if r < 0.05 or max_adults < 1:
+            return []
+        if r < 0.38 or max_adults < 2:
+            members = [self.person(rng, rng.randint(19, 90))]
+        elif r < 0.62:
+            members = list(self.couple(rng, rng.randint(25, 85)))
+        elif r < 0.86:
+            parents = list(self.couple(rng, rng.randint(28, 55)))
+            members = parents + self.children_of(rng, parents, rng.randint(1, 3), 16)
+        elif r < 0.93:
+            parent = self.person(rng, rng.randint(26, 55))
+            members = [parent, *self.children_of(rng, [parent], rng.randint(1, 2), 16)]
+        elif max_adults >= 3:
+            parents = list(self.couple(rng, rng.randint(45, 60)))
+            kids = self.children_of(rng, parents, 1, 25)
+            kids[0].geboren = min(kids[0].geboren, self.birth(rng, 19))  # an adult child living at home
+            members = parents + kids
+        else:
+            members = list(self.couple(rng, rng.randint(25, 85)))
+        self.move_in(rng, members, unit)
+        return members
+
+    def add_outside_parents(self, rng: random.Random, persons: list[Person]) -> None:
+        """Give everyone without parents in the municipality two name-only parents."""
+        for p in persons:
+            if not p.parents:
+                fam = (p.voorvoegsel, p.geslachtsnaam)
+                p.parents = [
+                    self.outside_parent(rng, p, "V", names.surname(rng)),
+                    self.outside_parent(rng, p, "M", fam),
+                ]
+            elif len(p.parents) == 1:
+                other = "M" if p.parents[0].geslacht == "V" else "V"
+                p.parents.append(self.outside_parent(rng, p, other, names.surname(rng)))
+
+
+def marry(a: Person, b: Person, since: date) -> None:
+    a.partner, b.partner = b, a
+    a.partner_sinds = b.partner_sinds = since
+
+
+def link_parents(child: Person, parents: list[Person]) -> None:
+    for parent in parents:
+        child.parents.append(parent)
+        parent.children.append(child)
+
+
+def _related(prefix: str, p: Person) -> dict[str, str]:
+    values = {
+        f"{prefix}.02.10": p.voornamen,
+        f"{prefix}.02.40": p.geslachtsnaam,
+        f"{prefix}.03.10": ymd(p.geboren),
+        f"{prefix}.03.30": "6030",
+    }
+    if p.voorvoegsel:
+        values[f"{prefix}.02.30"] = p.voorvoegsel
+    if p.bsn:
+        values[f"{prefix}.01.10"] = p.a_nummer or ""
+        values[f"{prefix}.01.20"] = p.bsn
+    return values
+
+
+def _document(prefix: str, on: date, kind: str = "PK") -> dict[str, str]:
+    return {
+        f"{prefix}.82.10": GEMEENTECODE,
+        f"{prefix}.82.20": ymd(on),
+        f"{prefix}.82.30": kind,
+        f"{prefix}.85.10": ymd(on),
+        f"{prefix}.86.10": ymd(on),
+    }
+
+
+def lo3_rows(label: str, p: Person, street_name: str, woonplaats: str, address: dict[str, str]) -> list[str]:
+    """The LO3 rows of one persoonslijst. ``address`` holds the 08.11.xx values of the residence."""
+    born = ymd(p.geboren)
+    v: dict[str, str] = {
+        "01.01.10": p.a_nummer or "",
+        "01.01.20": p.bsn or "",
+        "01.02.10": p.voornamen,
+        "01.02.40": p.geslachtsnaam,
+        "01.03.10": born,
+        "01.03.20": GEMEENTECODE,
+        "01.03.30": "6030",
+        "01.04.10": p.geslacht,
+        "01.61.10": "E",
+        **_document("01", p.geboren),
+        "04.05.10": "0001",
+        "04.63.10": "001",
+        "04.85.10": born,
+        "04.86.10": born,
+        "07.68.10": born,
+        "07.70.10": "0",
+        "08.09.10": GEMEENTECODE,
+        "08.09.20": ymd(p.sinds or p.geboren),
+        "08.10.10": "W",
+        "08.10.30": ymd(p.sinds or p.geboren),
+        "08.11.10": street_name[:24],
+        "08.11.15": street_name,
+        "08.11.70": woonplaats,
+        "08.72.10": "I",
+        "08.85.10": ymd(p.sinds or p.geboren),
+        "08.86.10": ymd(p.sinds or p.geboren),
+        **address,
+    }
+    if p.voorvoegsel:
+        v["01.02.30"] = p.voorvoegsel
+    for prefix, parent in zip(("02", "03"), p.parents, strict=False):
+        v.update(_related(prefix, parent))
+        v[f"{prefix}.04.10"] = parent.geslacht
+        v[f"{prefix}.62.10"] = born
+        v.update(_document(prefix, p.geboren))
+    if p.partner is not None and p.partner_sinds is not None:
+        v.update(_related("05", p.partner))
+        v["05.04.10"] = p.partner.geslacht
+        v["05.06.10"] = ymd(p.partner_sinds)
+        v["05.06.20"] = GEMEENTECODE
+        v["05.06.30"] = "6030"
+        v["05.15.10"] = "H"
+        v.update(_document("05", p.partner_sinds, "huw akte"))
+    children = sorted(p.children, key=lambda c: c.geboren)
+    extra_rows: list[dict[str, str]] = []
+    for i, child in enumerate(children):
+        values = {**_related("09", child), **_document("09", child.geboren)}
+        values["09.03.20"] = GEMEENTECODE
+        if i == 0:
+            v.update(values)
+        else:
+            extra_rows.append(values)
+    # Mark "another occurrence of category 09 follows" on each row before a further child.
+    rows_with_09 = [v, *extra_rows] if children else []
+    for r in rows_with_09[:-1]:
+        r["09.H"] = "09"
+    return [lo3.row(label, v), *(lo3.row("", r) for r in extra_rows)]

@@ -1,0 +1,310 @@
+"""The synthetic municipality: real formats, internal consistency, planted patterns, determinism."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from privacy.pseudonym import is_valid_bsn
+from sources.synthetic import generate
+from sources.synthetic.generator import FLAGS, KVK_COLUMNS, VULNERABLE, ZAAK_COLUMNS
+from sources.synthetic.identifiers import is_valid_a_nummer
+from sources.synthetic.model import WATER_BOX
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+XSD = FIXTURES / "bag" / "lvbag-xsd" / "lvbag"
+ADDRESSES = 2500
+SEED = 7
+STAND = date(2026, 11, 1)
+NS = {
+    "Objecten": "www.kadaster.nl/schemas/lvbag/imbag/objecten/v20200601",
+    "Objecten-ref": "www.kadaster.nl/schemas/lvbag/imbag/objecten-ref/v20200601",
+    "Historie": "www.kadaster.nl/schemas/lvbag/imbag/historie/v20200601",
+    "gml": "http://www.opengis.net/gml/3.2",
+}
+
+
+@pytest.fixture(scope="module")
+def municipality(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synthetic") / "gemeente"
+    generate(out, ADDRESSES, SEED, stand_date=STAND, max_objects_per_file=400)
+    return out
+
+
+def _deelbestanden(out: Path) -> dict[str, list[tuple[str, bytes]]]:
+    """object type -> [(deelbestand name, XML bytes)], read straight from the zip of zips."""
+    (extract,) = (out / "bag").glob("*.zip")
+    files: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    with zipfile.ZipFile(extract) as outer:
+        for name in outer.namelist():
+            if not name.endswith(".zip"):
+                continue
+            with zipfile.ZipFile(io.BytesIO(outer.read(name))) as inner:
+                for member in inner.namelist():
+                    files[member[4:7]].append((member, inner.read(member)))
+    return files
+
+
+@pytest.fixture(scope="module")
+def bag(municipality: Path) -> dict[str, list[etree._Element]]:
+    """object type -> every current-or-ended Objecten:* element of that type."""
+    objects: dict[str, list[etree._Element]] = defaultdict(list)
+    for object_type, files in _deelbestanden(municipality).items():
+        for _, data in files:
+            for obj in etree.fromstring(data).iterfind(".//{*}bagObject/*"):
+                objects[object_type].append(obj)
+    return objects
+
+
+def _current(objects: list[etree._Element]) -> dict[str, etree._Element]:
+    """id -> the voorkomen without eindGeldigheid."""
+    out = {}
+    for obj in objects:
+        if obj.find(".//Historie:eindGeldigheid", NS) is None:
+            out[obj.findtext("Objecten:identificatie", namespaces=NS)] = obj
+    return out
+
+
+def _csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> list[dict[str, str]]:
+    with path.open(encoding=encoding, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=delimiter))
+
+
+def _lo3(out: Path) -> tuple[list[str], list[list[str]]]:
+    with (out / "brp" / "personen.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    return rows[0], rows[1:]
+
+
+def _persons(out: Path) -> list[dict[str, str]]:
+    """First rows of the persoonslijsten (label in the first column), as element code -> value."""
+    header, rows = _lo3(out)
+    return [{h: v for h, v in zip(header, row, strict=True) if h and v} for row in rows if row[0]]
+
+
+def _ground_truth(out: Path) -> list[dict[str, str]]:
+    return _csv(out / "ground_truth.csv")
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+    def digest(out: Path) -> dict[str, str]:
+        return {
+            str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
+
+    first = generate(tmp_path / "a", 600, 3, stand_date=STAND)
+    second = generate(tmp_path / "b", 600, 3, stand_date=STAND)
+    other = generate(tmp_path / "c", 600, 4, stand_date=STAND)
+    assert digest(first.out) == digest(second.out)
+    assert digest(first.out) != digest(other.out)
+    assert first.counts == second.counts
+
+
+def test_regenerating_replaces_a_generated_folder_but_refuses_a_foreign_one(tmp_path: Path) -> None:
+    out = tmp_path / "gemeente"
+    generate(out, 300, 1)
+    summary = generate(out, 400, 2)
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 2
+    assert summary.counts["nummeraanduiding"] == 400
+    foreign = tmp_path / "other"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a generated municipality"):
+        generate(foreign, 300, 1)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_bag_extract_layout_matches_kadaster(municipality: Path) -> None:
+    (extract,) = (municipality / "bag").glob("*.zip")
+    with zipfile.ZipFile(extract) as outer:
+        names = set(outer.namelist())
+    assert "Leveringsdocument-BAG-Extract.xml" in names
+    assert {f"9999{t}01112026.zip" for t in ("WPL", "OPR", "NUM", "VBO", "PND", "LIG", "STA")} <= names
+    files = _deelbestanden(municipality)
+    # Split into several deelbestanden of at most 400 objects, numbered from 000001.
+    assert [n for n, _ in files["NUM"]][:2] == ["9901NUM01112026-000001.xml", "9901NUM01112026-000002.xml"]
+    for _, data in files["VBO"]:
+        assert len(etree.fromstring(data).findall(".//{*}bagObject")) <= 400
+
+
+def test_every_deelbestand_type_validates_against_the_lvbag_xsd(municipality: Path) -> None:
+    schema = etree.XMLSchema(
+        etree.parse(
+            str(XSD / "extract-deelbestand-lvc/v20200601/BagvsExtractDeelbestandExtractLvc-2.1.0.xsd")
+        )
+    )
+    files = _deelbestanden(municipality)
+    assert set(files) == {"WPL", "OPR", "NUM", "VBO", "PND", "LIG", "STA"}
+    for object_type, deelbestanden in files.items():
+        for name, data in deelbestanden[:2] + deelbestanden[-1:]:
+            doc = etree.fromstring(data)
+            assert schema.validate(doc), f"{object_type} {name}: {schema.error_log.last_error}"
+    levering = etree.XMLSchema(
+        etree.parse(str(XSD / "extract-levering/v20200601/BagvsExtractLeveringsdocument-2.1.0.xsd"))
+    )
+    (extract,) = (municipality / "bag").glob("*.zip")
+    with zipfile.ZipFile(extract) as outer:
+        doc = etree.fromstring(outer.read("Leveringsdocument-BAG-Extract.xml"))
+    assert levering.validate(doc), levering.error_log.last_error
+    assert doc.findtext(".//{*}StandTechnischeDatum") == "2026-11-01"
+
+
+def test_bag_objects_are_consistent_and_some_have_history(bag: dict[str, list[etree._Element]]) -> None:
+    nums, vbos, panden = _current(bag["NUM"]), _current(bag["VBO"]), _current(bag["PND"])
+    oprs = _current(bag["OPR"])
+    assert len(nums) == ADDRESSES
+    for num in nums.values():
+        assert num.findtext("Objecten:ligtAan/Objecten-ref:OpenbareRuimteRef", namespaces=NS) in oprs
+    for vbo in vbos.values():
+        assert (
+            vbo.findtext("Objecten:heeftAlsHoofdadres/Objecten-ref:NummeraanduidingRef", namespaces=NS)
+            in nums
+        )
+        for ref in vbo.iterfind("Objecten:heeftAlsNevenadres/Objecten-ref:NummeraanduidingRef", NS):
+            assert ref.text in nums
+        for ref in vbo.iterfind("Objecten:maaktDeelUitVan/Objecten-ref:PandRef", NS):
+            assert ref.text in panden
+    for object_type in ("VBO", "PND", "NUM"):
+        ids = Counter(o.findtext("Objecten:identificatie", namespaces=NS) for o in bag[object_type])
+        assert any(n > 1 for n in ids.values()), f"no {object_type} with an ended voorkomen"
+    ids = [
+        o.findtext("Objecten:identificatie", namespaces=NS)
+        for t in ("VBO", "PND", "NUM", "OPR")
+        for o in bag[t]
+    ]
+    codes = {"VBO": "01", "PND": "10", "NUM": "20", "OPR": "30"}
+    for object_type, code in codes.items():
+        assert all(i.startswith("9901" + code) and len(i) == 16 for i in _current(bag[object_type]))
+    assert any(len(v.findall("Objecten:maaktDeelUitVan/Objecten-ref:PandRef", NS)) > 1 for v in vbos.values())
+    assert any(len(v.findall("Objecten:gebruiksdoel", NS)) > 1 for v in vbos.values())
+    assert len(ids) > len(set(ids))
+
+
+def test_coordinates_lie_in_the_markermeer_box(bag: dict[str, list[etree._Element]]) -> None:
+    x0, y0, x1, y1 = WATER_BOX
+    # The box is open water in the Markermeer, between Marken/Edam and Lelystad.
+    assert x0 > 135_000 and x1 < 150_000 and y0 > 495_000 and y1 < 515_000
+    seen = 0
+    for object_type in ("VBO", "PND", "LIG", "STA", "WPL"):
+        for obj in bag[object_type]:
+            for el in obj.iter(
+                "{http://www.opengis.net/gml/3.2}pos", "{http://www.opengis.net/gml/3.2}posList"
+            ):
+                values = [float(v) for v in el.text.split()]
+                step = 3 if el.getparent().get("srsDimension") == "3" or "Point" in el.getparent().tag else 2
+                if el.tag.endswith("posList"):
+                    step = int(el.getparent().getparent().getparent().get("srsDimension") or 2)
+                for x, y in zip(values[0::step], values[1::step], strict=True):
+                    assert x0 <= x <= x1 and y0 <= y <= y1, (object_type, x, y)
+                    seen += 1
+    assert seen > ADDRESSES
+
+
+def test_lo3_header_is_the_gba_v_test_set_header(municipality: Path) -> None:
+    fixture = FIXTURES / "brp" / "gba-v-testset-20220502.csv"
+    raw = (municipality / "brp" / "personen.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert raw.split(b"\n", 1)[0] == fixture.read_bytes().split(b"\n", 1)[0]
+    header, rows = _lo3(municipality)
+    assert all(len(r) == len(header) for r in rows)
+
+
+def test_bsns_are_valid_test_numbers_and_a_nummers_are_valid(municipality: Path) -> None:
+    persons = _persons(municipality)
+    assert len(persons) > ADDRESSES
+    bsns = [p["01.01.20"] for p in persons]
+    assert all(b.startswith("999") and is_valid_bsn(b) for b in bsns)
+    assert len(set(bsns)) == len(bsns)
+    assert all(is_valid_a_nummer(p["01.01.10"]) for p in persons)
+    related = [p[c] for p in persons for c in ("02.01.20", "03.01.20", "05.01.20", "09.01.20") if c in p]
+    assert related and all(is_valid_bsn(b) and b.startswith("999") for b in related)
+
+
+def test_every_resident_lives_at_a_generated_address(
+    municipality: Path, bag: dict[str, list[etree._Element]]
+) -> None:
+    nums, vbos = _current(bag["NUM"]), _current(bag["VBO"])
+    planted_missing = {
+        r["nummeraanduiding_id"] for r in _ground_truth(municipality) if "source=brp" in r["note"]
+    }
+    for p in _persons(municipality):
+        if p["08.11.90"] in planted_missing and p["08.11.90"] not in nums:
+            continue
+        vbo = vbos[p["08.11.80"]]
+        num = nums[p["08.11.90"]]
+        assert (
+            vbo.findtext("Objecten:heeftAlsHoofdadres/Objecten-ref:NummeraanduidingRef", namespaces=NS)
+            == p["08.11.90"]
+        )
+        assert num.findtext("Objecten:huisnummer", namespaces=NS) == p["08.11.20"]
+        assert num.findtext("Objecten:postcode", namespaces=NS) == p["08.11.60"]
+        assert num.findtext("Objecten:huisletter", namespaces=NS) == p.get("08.11.30")
+
+
+def test_families_are_linked_both_ways(municipality: Path) -> None:
+    header, rows = _lo3(municipality)
+    links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    current = None
+    for row in rows:
+        values = {h: v for h, v in zip(header, row, strict=True) if h and v}
+        if row[0]:
+            current = values["01.01.20"]
+        for cat, kind in (("02", "ouder"), ("03", "ouder"), ("05", "partner"), ("09", "kind")):
+            if f"{cat}.01.20" in values:
+                links[current][kind].add(values[f"{cat}.01.20"])
+    inverse = {"ouder": "kind", "kind": "ouder", "partner": "partner"}
+    checked = Counter()
+    for person, kinds in links.items():
+        for kind, others in kinds.items():
+            for other in others:
+                assert person in links[other][inverse[kind]], (kind, "link is one-way")
+                checked[kind] += 1
+    assert checked["ouder"] and checked["partner"] and checked["kind"]
+    assert sum(1 for kinds in links.values() if len(kinds["kind"]) > 1) > 0  # continuation rows for children
+
+
+def test_kvk_and_handhaving_files_follow_formats(
+    municipality: Path, bag: dict[str, list[etree._Element]]
+) -> None:
+    nums = _current(bag["NUM"])
+    with (municipality / "kvk" / "vestigingen.csv").open(encoding="utf-8", newline="") as fh:
+        assert tuple(next(csv.reader(fh))) == KVK_COLUMNS
+    vestigingen = _csv(municipality / "kvk" / "vestigingen.csv")
+    assert len({v["vestigingsnummer"] for v in vestigingen}) == len(vestigingen)
+    assert ADDRESSES / 20 < len(vestigingen) < ADDRESSES / 4
+    assert any(v["bag_nummeraanduiding_id"] for v in vestigingen)
+    assert any(not v["bag_nummeraanduiding_id"] for v in vestigingen)
+    assert {v["sbi_versie"] for v in vestigingen} >= {"2008", "2025"}
+    assert {v["sbi_codes"][:4] for v in vestigingen} & set(VULNERABLE)
+    planted = {
+        r["nummeraanduiding_id"] for r in _ground_truth(municipality) if r["flag"] == "address_not_in_bag"
+    }
+    for v in vestigingen:
+        assert len(v["kvk_nummer"]) == 8 and len(v["vestigingsnummer"]) == 12
+        if v["bag_nummeraanduiding_id"] and v["bag_nummeraanduiding_id"] not in planted:
+            assert v["bag_nummeraanduiding_id"] in nums
+    with (municipality / "handhaving" / "zaken.csv").open(encoding="utf-8", newline="") as fh:
+        assert tuple(next(csv.reader(fh))) == ZAAK_COLUMNS
+    zaken = _csv(municipality / "handhaving" / "zaken.csv")
+    assert all(z["bag_nummeraanduiding_id"] or z["bag_verblijfsobject_id"] or z["adres"] for z in zaken)
+    assert any(z["adres"] and not z["bag_nummeraanduiding_id"] for z in zaken)
+
+
+def test_ground_truth_has_every_flag_and_matches_the_data(municipality: Path) -> None:
+    truth = _ground_truth(municipality)
+    assert {r["flag"] for r in truth} == set(FLAGS)
+    manifest = json.loads((municipality / "manifest.json").read_text())
+    assert manifest["seed"] == SEED and manifest["gemeentecode"] == "9901"
+    for flag in FLAGS:
+        assert manifest["counts"][f"flag_{flag}"] == sum(r["flag"] == flag for r in truth)
