@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import json
+import math
+import re
 import zipfile
 from collections import Counter, defaultdict
 from datetime import date
@@ -308,3 +310,143 @@ def test_ground_truth_has_every_flag_and_matches_the_data(municipality: Path) ->
     assert manifest["seed"] == SEED and manifest["gemeentecode"] == "9901"
     for flag in FLAGS:
         assert manifest["counts"][f"flag_{flag}"] == sum(r["flag"] == flag for r in truth)
+
+
+# --- An independent reading of docs/SIGNALS.md over the raw files --------------------------------
+# Computes every flag from the generated files with the catalogue's default thresholds, so the
+# test shows that planted patterns fire exactly and the background fires nothing.
+
+SBI_2025_TO_2008 = {"9621": "9602", "9622": "9609", "4740": "4742", "4510": "4511", "5226": "5229"}
+FREE_TEXT = re.compile(
+    r"^(?P<street>.+?) (?P<hn>\d+)(?:[ -]?(?P<suffix>[A-Za-z0-9]+))?, (?P<pc>\d{4} ?[A-Za-z]{2})"
+)
+
+
+def _ymd(value: str) -> date | None:
+    value = value.replace("-", "")
+    return date(int(value[:4]), int(value[4:6]), int(value[6:8])) if value else None
+
+
+def _months_before(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    return date(y, m + 1, d.day)
+
+
+def _reference_flags(out: Path, bag: dict[str, list[etree._Element]]) -> Counter:
+    nums, vbos = _current(bag["NUM"]), _current(bag["VBO"])
+    address = {}
+    for num_id, n in nums.items():
+        key = tuple(n.findtext(f"Objecten:{f}", "", NS) for f in ("postcode", "huisnummer", "huisletter"))
+        address[(*key, n.findtext("Objecten:huisnummertoevoeging", "", NS))] = num_id
+    withdrawn = {
+        i for i, n in nums.items() if n.findtext("Objecten:status", namespaces=NS) == "Naamgeving ingetrokken"
+    }
+    vbo_of, info = {}, {}
+    for vbo_id, v in vbos.items():
+        hoofd = v.findtext("Objecten:heeftAlsHoofdadres/Objecten-ref:NummeraanduidingRef", namespaces=NS)
+        for ref in [
+            hoofd,
+            *(
+                r.text
+                for r in v.iterfind("Objecten:heeftAlsNevenadres//Objecten-ref:NummeraanduidingRef", NS)
+            ),
+        ]:
+            vbo_of[ref] = vbo_id
+        x, y, _ = map(float, v.findtext(".//gml:pos", namespaces=NS).split())
+        info[vbo_id] = {
+            "hoofd": hoofd,
+            "doelen": {d.text for d in v.iterfind("Objecten:gebruiksdoel", NS)},
+            "opp": int(v.findtext("Objecten:oppervlakte", namespaces=NS)),
+            "xy": (x, y),
+            "panden": {r.text for r in v.iterfind("Objecten:maaktDeelUitVan/Objecten-ref:PandRef", NS)},
+        }
+    opr_of = {
+        i: n.findtext("Objecten:ligtAan/Objecten-ref:OpenbareRuimteRef", namespaces=NS)
+        for i, n in nums.items()
+    }
+
+    def locate(num: str, vbo: str, pc: str, hn: str, hl: str, ht: str) -> tuple[str | None, str | None]:
+        if num:
+            return num, vbo or vbo_of.get(num)
+        if vbo:
+            return (info[vbo]["hoofd"] if vbo in info else None), vbo
+        found = address.get((pc.replace(" ", "").upper(), hn, hl.upper(), ht.upper()))
+        return found, vbo_of.get(found) if found else None
+
+    flags: Counter = Counter()
+    # KvK
+    active, events = [], Counter()
+    window = _months_before(STAND, 24)
+    for v in _csv(out / "kvk" / "vestigingen.csv"):
+        start, end = _ymd(v["datum_aanvang"]), _ymd(v["datum_einde"])
+        num, vbo = locate(*(v[k] for k in KVK_COLUMNS[15:17] + KVK_COLUMNS[13:14] + KVK_COLUMNS[10:13]))
+        for d in (start, end):
+            if num and d and window < d <= STAND:
+                events[num] += 1
+        if start <= STAND and (end is None or end > STAND):
+            if num is None or num not in nums or num in withdrawn:
+                flags["address_not_in_bag", num or ""] += 1
+            code = v["sbi_codes"].split("|")[0]
+            sector = SBI_2025_TO_2008.get(code[:4], code[:4]) if v["sbi_versie"] == "2025" else code[:4]
+            active.append((v["vestigingsnummer"], num, vbo, sector))
+    per_pand = defaultdict(set)
+    for nr, _, vbo, _ in active:
+        for pand in info.get(vbo, {}).get("panden", ()):
+            per_pand[pand].add(nr)
+    flags.update(("many_companies_in_building", p) for p, s in per_pand.items() if len(s) >= 10)
+    flags.update(("company_churn", n) for n, k in events.items() if k >= 6)
+    vulnerable = [(num, vbo, s) for _, num, vbo, s in active if s in VULNERABLE and num]
+    flags.update(("identical_businesses_in_street", o) for (o, s), k in Counter(
+        (opr_of[num], s) for num, _, s in vulnerable).items() if k >= 5)  # fmt: skip
+    pts = Counter((num, vbo, s) for num, vbo, s in vulnerable)
+    counts = {}
+    for num, vbo, s in pts:
+        (x, y) = info[vbo]["xy"]
+        near = [(m, k) for (m, w, t), k in pts.items() if t == s and math.dist((x, y), info[w]["xy"]) <= 100]
+        counts[num] = (sum(k for _, k in near), [m for m, _ in near])
+    for num, (k, near) in counts.items():
+        if k >= 5 and not any(counts[m][0] > k or (counts[m][0] == k and m < num) for m in near if m != num):
+            flags["identical_businesses_nearby", num] += 1
+    # BRP
+    residents: dict[str, list[int]] = defaultdict(list)
+    for p in _persons(out):
+        num, vbo = locate(*(p.get(f"08.11.{e}", "") for e in ("90", "80", "60", "20", "30", "40")))
+        if num is None or num not in nums or num in withdrawn:
+            flags["address_not_in_bag", num or ""] += 1
+        if vbo in info:
+            born = _ymd(p["01.03.10"])
+            residents[vbo].append(
+                STAND.year - born.year - ((STAND.month, STAND.day) < (born.month, born.day))
+            )
+    for vbo, ages in residents.items():
+        adults = sum(a >= 18 for a in ages)
+        if "woonfunctie" not in info[vbo]["doelen"]:
+            flags["residents_at_non_residential", info[vbo]["hoofd"]] += 1
+        elif adults >= 4 and info[vbo]["opp"] < 12 * adults:
+            flags["overcrowding", info[vbo]["hoofd"]] += 1
+    # Cases
+    seen_cases = set()
+    for z in _csv(out / "handhaving" / "zaken.csv"):
+        num, vbo, pc, hn, hl, ht = z["bag_nummeraanduiding_id"], z["bag_verblijfsobject_id"], "", "", "", ""
+        if z["adres"] and not (num or vbo):
+            match = FREE_TEXT.match(z["adres"])
+            assert match, z["adres"]
+            pc, hn, suffix = match["pc"], match["hn"], match["suffix"] or ""
+            hl, ht = (suffix, "") if len(suffix) == 1 and suffix.isalpha() else ("", suffix)
+        num, _ = locate(num, vbo, pc, hn, hl, ht)
+        start = _ymd(z["datum_start"])
+        if num and z["instrument"] in ("opiumwet_13b", "wet_victor") and start > date(STAND.year - 5, 11, 1):
+            seen_cases.add(("enforcement_history", num))
+        if num and z["instrument"] == "agressie_incident" and start > _months_before(STAND, 12):
+            seen_cases.add(("staff_safety", num))
+    flags.update(seen_cases)
+    return flags
+
+
+def test_planted_patterns_fire_exactly_and_background_fires_nothing(
+    municipality: Path, bag: dict[str, list[etree._Element]]
+) -> None:
+    expected = Counter()
+    for r in _ground_truth(municipality):
+        expected[r["flag"], r["nummeraanduiding_id"] or r["pand_id"] or r["openbare_ruimte_id"]] += 1
+    assert _reference_flags(municipality, bag) == expected

@@ -420,14 +420,19 @@ class _StreetBuilder:
             elif pattern in ("nearby_a", "nearby_b"):
                 cls = PLANTED_CLASSES[(occ + 1) % len(PLANTED_CLASSES)]
                 plots = (1, (13, 14, 15)) if pattern == "nearby_a" else (0, (13, 14))
+                members = []
                 for i in plots[1]:
                     b = self.shop(self.take_plot(plots[0], i), 1, planted="nearby")
                     self.vulnerable(b.units[0], cls)
-                    centre = "yes" if pattern == "nearby_a" and i == 14 else "no"
+                    members.append(b.units[0].adres.num_id)
+                if pattern == "nearby_a":
+                    # All 5 members see each other, so each is a candidate centre with the same
+                    # count; the flag reports one centre per cluster, the lowest nummeraanduiding
+                    # id, which is this street's first member (the northern street comes later).
                     m.ground_truth(
                         "identical_businesses_nearby",
-                        num=b.units[0].adres.num_id,
-                        note=f"cluster={occ};sbi_class={cls};members=5;centre={centre}",
+                        num=min(members),
+                        note=f"cluster={occ};sbi_class={cls};members=5",
                     )
             elif pattern == "overcrowding":
                 b = self.apartments(self.take_plot(), 4, planted=None)
