@@ -146,7 +146,7 @@ class _Municipality:
         self.cols, self.rows = schedule.grid(self.n_streets)
         self.plan = schedule.plan(addresses, self.n_streets)
         self.ids = BagIds()
-        self.bsns = BsnPool()
+        self.bsns = BsnPool(schedule.MAX_PLANTED_PERSONS * schedule.occurrences(addresses))
         self.people = People(stand, self.bsns, ANummers())
         self.used_addresses = 0
         self.counts: dict[str, int] = dict.fromkeys(

@@ -12,11 +12,7 @@ WOONPLAATS_ID = "9901"
 TYPE_CODES = {"VBO": "01", "LIG": "02", "STA": "03", "PND": "10", "NUM": "20", "OPR": "30"}
 
 # The BSN test range: 9 digits starting with 999 that pass the elfproef. Only 90,909 exist.
-# Prefixes 0..49999 (about 45,000 numbers) are reserved for persons in planted patterns so that
-# they stay unique however large the municipality; everybody else draws from the upper half,
-# which wraps around (BSNs then repeat) once it is used up.
-_BSN_PLANTED_PREFIXES = range(0, 50_000)
-_BSN_BACKGROUND_PREFIXES = range(50_000, 100_000)
+_BSN_PREFIXES = 100_000  # 999 + five digits; the ninth digit is the check digit
 _BSN_STRIDE = 7_919  # coprime with 100,000: spreads consecutive persons over the range
 
 # Postcode letter pairs in use (SA, SD and SS are never issued).
@@ -47,32 +43,40 @@ def bsn_from_prefix(prefix: int) -> str | None:
 
 
 class BsnPool:
-    """Hands out test-range BSNs: unique ones for planted persons, wrapping ones for the rest."""
+    """Hands out test-range BSNs: unique ones for planted persons, the rest for everybody else.
 
-    def __init__(self) -> None:
-        self._planted = 0
+    The prefixes are split in two: a block reserved for persons in planted patterns (sized by the
+    caller, so they stay unique however large the municipality) and the rest for background
+    persons, which wraps around (BSNs then repeat, and ``background_wrapped`` is set) once
+    about 90,000 minus the reserve have been handed out.
+    """
+
+    def __init__(self, planted_reserve: int):
+        # ~10 in 11 prefixes have a valid check digit; keep a margin.
+        self._split = _BSN_PREFIXES - min(_BSN_PREFIXES // 2, planted_reserve * 12 // 10 + 200)
+        self._planted = self._split
         self._background = 0
         self.background_wrapped = False
 
     @staticmethod
-    def _nth(prefixes: range, k: int) -> tuple[str | None, int]:
-        span = len(prefixes)
-        prefix = prefixes.start + (k * _BSN_STRIDE) % span
-        return bsn_from_prefix(prefix), k + 1
+    def _at(k: int) -> str | None:
+        return bsn_from_prefix((k * _BSN_STRIDE) % _BSN_PREFIXES)
 
     def planted(self) -> str:
-        while True:
-            if self._planted >= len(_BSN_PLANTED_PREFIXES):
-                raise RuntimeError("the BSN test range has no unique numbers left for planted persons")
-            bsn, self._planted = self._nth(_BSN_PLANTED_PREFIXES, self._planted)
+        while self._planted < _BSN_PREFIXES:
+            bsn = self._at(self._planted)
+            self._planted += 1
             if bsn:
                 return bsn
+        raise RuntimeError("the BSN test range has no unique numbers left for planted persons")
 
     def background(self) -> str:
         while True:
-            if self._background and self._background % len(_BSN_BACKGROUND_PREFIXES) == 0:
+            if self._background == self._split:
+                self._background = 0
                 self.background_wrapped = True
-            bsn, self._background = self._nth(_BSN_BACKGROUND_PREFIXES, self._background)
+            bsn = self._at(self._background)
+            self._background += 1
             if bsn:
                 return bsn
 

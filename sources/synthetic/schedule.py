@@ -28,6 +28,9 @@ GENERAL_PATTERNS = (
 PATTERNS = (*GENERAL_PATTERNS, "street_cluster", "nearby")
 ADDRESSES_PER_OCCURRENCE = 2_000
 MAX_OCCURRENCES = 1_500
+# Upper bound of persons one occurrence of every pattern creates (overcrowding 6, non-residential
+# 2, two enforcement families of 5, two addresses not in BAG of 1): their BSNs are reserved.
+MAX_PLANTED_PERSONS = 20
 
 
 def occurrences(addresses: int) -> int:
