@@ -26,6 +26,10 @@ LABELS = {
     "invalid_input": "Ongeldige invoer",
     "forbidden": "Pagina buiten de eigen rol opgevraagd",
     "oversized": "Te groot verzoek",
+    "account_created": "Account aangemaakt",
+    "account_blocked": "Account geblokkeerd",
+    "account_unblocked": "Account vrijgegeven",
+    "log_export": "Verwerkingslog geëxporteerd",
 }
 
 

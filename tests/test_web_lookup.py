@@ -1,0 +1,280 @@
+"""Lookups, details, front-line restriction, refusals, bad input, exports and the privacy officer's pages."""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+
+import geopandas as gpd
+import pytest
+from fastapi.testclient import TestClient
+from test_web_warehouse import POSTCODE, build_warehouse, num_id
+
+from privacy.log import ProcessingLog
+from web.accounts import AccountStore
+from web.anomalies import CaseRegistry, Inspection
+from web.app import create_app
+from web.config import WebSettings
+from web.events import SecurityEvents
+
+PASSWORD = secrets.token_urlsafe(16)
+USERS = {
+    "bibob": "bibob_officer",
+    "analist": "analyst",
+    "balie": "frontline",
+    "privacy": "privacy_officer",
+    "collega": "bibob_officer",
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("web")
+    build_warehouse(root)
+    store = AccountStore(root)
+    for user, role in USERS.items():
+        store.add(user, role, PASSWORD, user.title())
+    return root
+
+
+@pytest.fixture(scope="module")
+def bibob(root):
+    return signed_in(root, "bibob")
+
+
+def signed_in(root, user: str, **settings) -> TestClient:
+    c = TestClient(create_app(WebSettings(warehouse_root=root, **settings)), follow_redirects=False)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/aanmelden").text).group(1)
+    r = c.post("/aanmelden", data={"csrf_token": token, "gebruiker": user, "wachtwoord": PASSWORD})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def csrf(c: TestClient, path: str = "/zoeken") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', c.get(path).text).group(1)
+
+
+def search(c: TestClient, **fields) -> object:
+    data = {"csrf_token": csrf(c), "soort": "address", "doel": "bibob_screening", "zaak": "BIB-2026-0001"}
+    data.update(fields)
+    return c.post("/zoeken", data=data)
+
+
+def request_id(page: str) -> str:
+    return re.search(r'name="verzoek" value="([^"]+)"', page).group(1)
+
+
+def test_hit_first_then_details_with_evidence_map_and_lineage(root):
+    c = signed_in(root, "bibob")
+    r = search(c, postcode="1234 ab", huisnummer="3")
+    assert r.status_code == 200
+    assert "<h1>Treffer</h1>" in r.text and "1234 AB 3" in r.text
+    assert "Veel bedrijven" not in r.text  # no details before the second request
+    rid = request_id(r.text)
+    d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": rid})
+    assert d.status_code == 200
+    assert "Veel bedrijven in één pand" in d.text
+    assert "Drempel: minimaal aantal vestigingen" in d.text and "<td>12</td>" in d.text
+    assert '<svg class="kaart"' in d.text and "pand-focus" in d.text
+    assert "test-run-0001" in d.text and "kvk.vestiging" in d.text  # lineage from the gate's log entry
+    actions = [e.action for e in ProcessingLog(root).entries() if e.gebruiker == "bibob"]
+    assert actions[-2:] == ["hit", "detail"]
+
+
+def test_no_hit_and_unknown_address(root):
+    c = signed_in(root, "bibob")
+    r = search(c, postcode="1234AB", huisnummer="1")
+    assert "<h1>Geen treffer</h1>" in r.text and "Details opvragen" not in r.text
+    r = search(c, postcode="9999ZZ", huisnummer="1")
+    assert "<h1>Geen treffer</h1>" in r.text and "komt niet voor in de BAG" in r.text
+
+
+def test_address_with_letters_asks_which_one_before_looking_up(root):
+    c = signed_in(root, "bibob")
+    before = sum(1 for _ in ProcessingLog(root).entries())
+    r = search(c, postcode="1234AB", huisnummer="5")
+    assert "Kies het adres" in r.text and "Kerkstraat 5A" in r.text and "Kerkstraat 5B" in r.text
+    assert sum(1 for _ in ProcessingLog(root).entries()) == before  # nothing looked up yet
+    r = search(c, postcode="1234AB", huisnummer="5", huisletter="B")
+    assert "Geen treffer" in r.text and "1234 AB 5B" in r.text
+
+
+def test_street_kvk_and_pand_lookups(root):
+    c = signed_in(root, "analist")
+    r = search(c, soort="street", straat="Kerkstraat", doel="signaalanalyse_ondermijning")
+    assert "<h1>Treffer</h1>" in r.text
+    r = search(c, soort="kvk", kvk="90000001", doel="signaalanalyse_ondermijning")
+    assert "<h1>Treffer</h1>" in r.text
+    r = search(c, soort="pand", pand="9999100000000003", doel="signaalanalyse_ondermijning")
+    assert "<h1>Treffer</h1>" in r.text
+    # Pand 7 only has overcrowding, which this purpose may not show: need-to-know gives no hit.
+    r = search(c, soort="pand", pand="9999100000000007", doel="signaalanalyse_ondermijning")
+    assert "<h1>Geen treffer</h1>" in r.text
+
+
+def test_frontline_sees_only_caution_and_whom_to_call(root):
+    c = signed_in(root, "balie")
+    page = c.get("/zoeken").text
+    assert "Veiligheidscheck" in page and 'name="kvk"' not in page
+    r = search(c, postcode="1234AB", huisnummer="7", doel="veiligheid_medewerkers")
+    assert "<h1>Treffer</h1>" in r.text
+    d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": request_id(r.text)})
+    assert "Let op: neem contact op met Team Handhaving Centrum" in d.text
+    for hidden in ("overbewoning", "Volwassenen", "<svg", "Herkomst", num_id(7), "9999100000000007"):
+        assert hidden not in d.text
+    # Front-line staff may not use a Bibob purpose, and cannot open the export.
+    r = search(c, postcode="1234AB", huisnummer="7", doel="bibob_screening")
+    assert r.status_code == 403 and "Uw rol mag dit doel niet gebruiken" in r.text
+    assert c.get("/export").status_code == 403
+
+
+def test_lookup_without_purpose_or_case_is_refused_and_logged(root):
+    c = signed_in(root, "bibob")
+    r = search(c, postcode="1234AB", huisnummer="3", doel="")
+    assert r.status_code == 403 and "Kies een doel" in r.text
+    last = list(ProcessingLog(root).entries())[-1]
+    assert last.action == "refusal" and last.gebruiker == "bibob" and last.outcome == "geweigerd"
+    r = search(c, postcode="1234AB", huisnummer="3", zaak="")
+    assert r.status_code == 403 and "zaaknummer" in r.text
+    r = search(c, postcode="1234AB", huisnummer="3", zaak="999999990")
+    assert r.status_code == 403 and "lijkt op een BSN" in r.text
+    assert "999999990" not in ProcessingLog(root).path.read_text()
+
+
+def test_details_need_your_own_request(root):
+    mine = signed_in(root, "bibob")
+    rid = request_id(search(mine, postcode="1234AB", huisnummer="3").text)
+    other = signed_in(root, "collega")
+    d = other.post("/details", data={"csrf_token": csrf(other), "verzoek": rid})
+    assert d.status_code == 403 and "andere gebruiker" in d.text
+    d = other.post("/details", data={"csrf_token": csrf(other), "verzoek": "' OR 1=1 --"})
+    assert d.status_code == 403 and "bestaat niet" in d.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"postcode": "12345"}, "De postcode is ongeldig"),
+        ({"postcode": "0123AB"}, "De postcode is ongeldig"),
+        ({"postcode": ""}, "Vul een postcode in"),
+        ({"postcode": "1234AB' OR '1'='1"}, "De postcode is ongeldig"),
+        ({"huisnummer": "3; DROP TABLE bag.pand"}, "Het huisnummer is ongeldig"),
+        ({"huisnummer": "0"}, "Het huisnummer is ongeldig"),
+        ({"huisletter": "<script>"}, "De huisletter is ongeldig"),
+        ({"toevoeging": "../../etc"}, "De toevoeging is ongeldig"),
+        ({"zaak": "<img src=x onerror=alert(1)>"}, "Het zaaknummer is ongeldig"),
+        ({"zaak": "Z" * 500}, "te lang"),
+        ({"soort": "street", "straat": "Kerkstraat'; --"}, "De straatnaam is ongeldig"),
+        ({"soort": "kvk", "kvk": "1234"}, "Het KvK-nummer is ongeldig"),
+        ({"soort": "vestiging", "vestiging": "abc"}, "Het vestigingsnummer is ongeldig"),
+        ({"soort": "pand", "pand": "9999200000000001"}, "Het pand-id is ongeldig"),
+        ({"soort": "bsn"}, "Kies waarop u wilt zoeken"),
+    ],
+)
+def test_bad_input_gets_a_dutch_message_and_a_security_event(root, bibob, fields, message):
+    c = bibob
+    data = {"postcode": "1234AB", "huisnummer": "3"} | fields
+    r = search(c, **data)
+    assert r.status_code == 400
+    assert message in r.text
+    assert "Traceback" not in r.text and "<script>" not in r.text and "<img src=x" not in r.text
+    event = SecurityEvents(root).recent()[0]
+    assert event.event == "invalid_input" and event.user_id == "bibob"
+    for key, value in fields.items():
+        if key != "soort" and len(value) > 3:
+            assert value not in SecurityEvents(root).path.read_text()
+
+
+def test_lookups_are_rate_limited_per_user(root):
+    c = signed_in(root, "analist", lookups_per_minute=2)
+    for _ in range(2):
+        assert (
+            search(c, postcode="1234AB", huisnummer="1", doel="signaalanalyse_ondermijning").status_code
+            == 200
+        )
+    r = search(c, postcode="1234AB", huisnummer="1", doel="signaalanalyse_ondermijning")
+    assert r.status_code == 429 and "te veel raadplegingen" in r.text
+    assert SecurityEvents(root).recent()[0].event == "rate_limited"
+
+
+def test_no_personal_data_or_target_in_urls(root):
+    c = signed_in(root, "bibob")
+    c.follow_redirects = True
+    r = search(c, postcode="1234AB", huisnummer="3")
+    assert str(r.url).endswith("/zoeken")
+    hrefs = re.findall(r'(?:href|action)="([^"]+)"', r.text)
+    assert all("1234" not in h and "verzoek" not in h for h in hrefs)
+
+
+def test_export_geopackage_and_csv_under_a_purpose(root):
+    c = signed_in(root, "analist")
+    token = csrf(c, "/export")
+    r = c.post(
+        "/export",
+        data={
+            "csrf_token": token,
+            "doel": "signaalanalyse_ondermijning",
+            "zaak": "ANA-2026-7",
+            "formaat": "gpkg",
+        },
+    )
+    assert r.status_code == 200 and r.headers["content-disposition"].endswith('.gpkg"')
+    frame = gpd.read_file(io.BytesIO(r.content), layer="gemarkeerde_adressen")
+    assert frame.crs.to_epsg() == 28992
+    assert {"many_companies_in_building", "enforcement_history"} <= set(frame["flag"])
+    assert "staff_safety" not in set(frame["flag"])  # not a flag of this purpose
+    entry = list(ProcessingLog(root).entries())[-1]
+    assert entry.gebruiker == "analist" and entry.details["export"] == "gpkg"
+    assert entry.details["case_number"] == "ANA-2026-7"
+    r = c.post(
+        "/export",
+        data={
+            "csrf_token": token,
+            "doel": "signaalanalyse_ondermijning",
+            "zaak": "ANA-2026-7",
+            "formaat": "csv",
+        },
+    )
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("flag;nummeraanduiding_id") and len(lines) == len(frame) + 1
+    r = c.post("/export", data={"csrf_token": token, "doel": "", "zaak": "ANA-2026-7", "formaat": "csv"})
+    assert r.status_code == 403 and "Kies een doel" in r.text
+
+
+def test_privacy_officer_sees_the_log_without_personal_data(root):
+    bibob = signed_in(root, "bibob")
+    rid = request_id(search(bibob, postcode="1234AB", huisnummer="9", zaak="BIB-2026-0009").text)
+    bibob.post("/details", data={"csrf_token": csrf(bibob), "verzoek": rid})
+    c = signed_in(root, "privacy")
+    page = c.get("/privacy/log").text
+    assert "keten intact" in page
+    assert "BIB-2026-0009" in page and f"adres, BAG {num_id(9)}" in page
+    assert "P0123456789abcdef01234567" not in page  # the pseudonym in the evidence
+    assert "1234AB|9" not in page and "1234 AB 9" not in page
+    filtered = c.get("/privacy/log", params={"zaak": "BIB-2026-0009"}).text
+    assert filtered.count("BIB-2026-0009") >= 2 and "ANA-2026-7" not in filtered
+    export = c.get("/privacy/log/export", params={"formaat": "csv", "zaak": "BIB-2026-0009"})
+    assert "BIB-2026-0009" in export.content.decode("utf-8-sig")
+    vng = c.get("/privacy/log/export", params={"formaat": "vng"}).json()
+    assert vng["count"] > 0 and "P0123456789abcdef01234567" not in export.text + str(vng)
+    assert "Bibob-screening" in c.get("/privacy/register").text
+    assert c.get("/zoeken").status_code == 403  # the privacy officer does not look up
+
+
+def test_anomaly_report_flags_a_lookup_before_a_planned_inspection(root):
+    import datetime as dt
+
+    registry = CaseRegistry(root)
+    registry.upsert(
+        "BIB-2026-0100", ["bibob"], Inspection(f"{POSTCODE}|9||", dt.date.today() + dt.timedelta(days=3))
+    )
+    registry.upsert("BIB-2026-0200", ["collega"])
+    insider = signed_in(root, "bibob")
+    search(insider, postcode="1234AB", huisnummer="9", zaak="BIB-2026-0100")
+    outsider = signed_in(root, "collega")
+    search(outsider, postcode="1234AB", huisnummer="9", zaak="BIB-2026-0200")
+    page = signed_in(root, "privacy").get("/privacy/afwijkingen").text
+    assert "kort vóór een geplande inspectie" in page
+    row = re.search(r"<tr>\s*<td><span class=\"label label-fout\">hoog</span>.*?</tr>", page, re.S).group(0)
+    assert "collega" in row and "BIB-2026-0200" in row and num_id(9) in row

@@ -1,0 +1,423 @@
+"""The lookups as the web pages and the terminal use them: one adapter over ``privacy.lookup``.
+
+Everything that decides or logs goes through :class:`privacy.lookup.Lookup` (hit/no-hit, details,
+refusals) and :class:`privacy.log.ProcessingLog` (flag lineage, the export's log entry). This
+module only turns results into what officers read: Dutch labels, evidence tables, the map, and
+Dutch versions of the refusal reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.warehouse import Warehouse, connect, current_release
+from privacy.log import LogEntry, ProcessingLog
+from privacy.lookup import Actor, DetailResult, FlagView, Lookup, LookupRefused, Target
+from privacy.register import Purpose, Register, load_register
+from web import bagreads
+from web.validation import TargetInput
+
+FLAG_TITLES = {
+    "many_companies_in_building": "Veel bedrijven in één pand",
+    "identical_businesses_in_street": "Veel gelijksoortige bedrijven in één straat",
+    "identical_businesses_nearby": "Veel gelijksoortige bedrijven dicht bij elkaar",
+    "overcrowding": "Mogelijke overbewoning",
+    "residents_at_non_residential": "Bewoners ingeschreven op een object zonder woonfunctie",
+    "company_churn": "Veel in- en uitschrijvingen van bedrijven",
+    "address_not_in_bag": "Adres niet (meer) in de BAG",
+    "enforcement_history": "Handhavingsverleden (Opiumwet 13b / Wet Victor)",
+    "staff_safety": "Veiligheid medewerkers",
+}
+FLAG_EXPLANATIONS = {
+    "many_companies_in_building": "Het pand herbergt meer actieve vestigingen dan de drempel.",
+    "identical_businesses_in_street": "In de straat zitten veel vestigingen uit dezelfde kwetsbare branche.",
+    "identical_businesses_nearby": "Binnen de straal zitten veel vestigingen uit dezelfde kwetsbare branche.",
+    "overcrowding": "Meer volwassenen ingeschreven dan de oppervlakte redelijkerwijs toelaat.",
+    "residents_at_non_residential": "Er staan personen ingeschreven op een object zonder woonfunctie.",
+    "company_churn": "Veel vestigingen kwamen en gingen op dit adres in korte tijd.",
+    "address_not_in_bag": "Een adres uit KvK of BRP bestaat niet (meer) als geldig adres in de BAG.",
+    "enforcement_history": "Recente bestuurlijke handhaving op dit adres of pand.",
+    "staff_safety": "Er is recent een agressie-incident tegen medewerkers geregistreerd.",
+}
+EVIDENCE_LABELS = {
+    "establishments": "Actieve vestigingen",
+    "min_establishments": "Drempel: minimaal aantal vestigingen",
+    "vestigingsnummers": "Vestigingsnummers",
+    "verblijfsobject_ids": "Verblijfsobjecten",
+    "sector": "Branche (SBI)",
+    "omschrijving": "Omschrijving branche",
+    "radius_m": "Straal (m)",
+    "nummeraanduiding_ids": "Adressen (BAG-nummeraanduiding)",
+    "adults": "Ingeschreven volwassenen",
+    "oppervlakte_m2": "Oppervlakte (m²)",
+    "m2_per_adult": "m² per volwassene",
+    "min_adults": "Drempel: minimaal aantal volwassenen",
+    "max_m2_per_adult": "Drempel: maximaal m² per volwassene",
+    "persons": "Ingeschreven personen",
+    "gebruiksdoelen": "Gebruiksdoelen",
+    "min_persons": "Drempel: minimaal aantal personen",
+    "events": "In- en uitschrijvingen",
+    "registrations": "Inschrijvingen",
+    "deregistrations": "Uitschrijvingen",
+    "min_events": "Drempel: minimaal aantal in- en uitschrijvingen",
+    "window_months": "Periode (maanden)",
+    "window_years": "Periode (jaren)",
+    "window_start": "Periode vanaf",
+    "window_end": "Periode tot en met",
+    "vestigingen": "Vestigingen",
+    "vestigingsnummer": "Vestigingsnummer",
+    "event": "Gebeurtenis",
+    "datum": "Datum",
+    "reason": "Reden",
+    "bag_status": "Status in de BAG",
+    "checked_on": "Gecontroleerd op",
+    "postcode": "Postcode",
+    "huisnummer": "Huisnummer",
+    "huisletter": "Huisletter",
+    "huisnummertoevoeging": "Toevoeging",
+    "kvk_vestigingsnummers": "KvK-vestigingen op dit adres",
+    "brp_persons": "Personen in de BRP op dit adres",
+    "zaken": "Handhavingszaken",
+    "zaak_id": "Zaak",
+    "instrument": "Instrument",
+    "datum_start": "Start",
+    "datum_einde": "Einde",
+    "status": "Status",
+    "residents": "Bewoners",
+    "family_elsewhere": "Familieleden elders in de gemeente",
+    "persoon_id": "Persoon (pseudoniem)",
+    "relatie": "Relatie",
+    "nummeraanduiding_id": "Adres (BAG-nummeraanduiding)",
+    "message": "Melding",
+}
+VALUE_LABELS = {
+    "registration": "inschrijving",
+    "deregistration": "uitschrijving",
+    "withdrawn": "ingetrokken in de BAG",
+    "not_in_bag": "niet in de BAG",
+    "ouder": "ouder",
+    "partner": "partner",
+    "kind": "kind",
+}
+REFUSALS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"^purpose '' is not in the register"),
+        "Kies een doel. Zonder geregistreerd doel mag u niet zoeken.",
+    ),
+    (re.compile(r"^purpose .* is not in the register"), "Dit doel staat niet in het verwerkingsregister."),
+    (re.compile(r"^purpose .* is not approved until (.*)"), "Dit doel is pas goedgekeurd vanaf {0}."),
+    (
+        re.compile(r"^purpose .* expired on ([0-9-]+)"),
+        "Dit doel is verlopen op {0} en moet opnieuw worden goedgekeurd.",
+    ),
+    (re.compile(r"aggregated-only"), "Dit doel staat alleen geaggregeerde analyses toe, geen raadplegingen."),
+    (re.compile(r"^role .* may not use purpose"), "Uw rol mag dit doel niet gebruiken."),
+    (re.compile(r"case number \(zaaknummer\) is required"), "Vul het zaaknummer in waarvoor u zoekt."),
+    (
+        re.compile(r"looks like a BSN"),
+        "Het zaaknummer lijkt op een BSN. Vul het zaaknummer in, nooit een BSN.",
+    ),
+    (re.compile(r"no such hit/no-hit request"), "Dit verzoek bestaat niet. Zoek eerst opnieuw."),
+    (re.compile(r"made by another user"), "Dit verzoek is door een andere gebruiker gedaan."),
+    (re.compile(r"older than 24 hours"), "Het verzoek is ouder dan 24 uur. Zoek opnieuw."),
+    (re.compile(r"an address needs"), "Een adres heeft een postcode en een huisnummer nodig."),
+    (re.compile(r"unknown target kind"), "Kies waarop u wilt zoeken."),
+    (re.compile(r"re-identification"), "Heridentificatie is niet toegestaan voor dit verzoek."),
+]
+NO_RELEASE = "Er is nog geen gepubliceerde versie van de gegevens. Vraag het datateam om `knooppunt run`."
+
+
+def dutch_refusal(reason: str) -> str:
+    for pattern, message in REFUSALS:
+        if m := pattern.search(reason):
+            return message.format(*m.groups())
+    return f"De raadpleging is geweigerd ({reason})."
+
+
+@dataclass(frozen=True)
+class HitOutcome:
+    hit: bool = False
+    request_id: str = ""
+    target_label: str = ""
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    table: str
+    when: str
+    run_id: str | None
+    purpose: str | None
+    code_version: str
+    inputs: dict[str, list[str]]
+    columns: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class FlagCard:
+    flag: str
+    title: str
+    explanation: str
+    message: str | None
+    facts: list[tuple[str, str]]
+    tables: list[tuple[str, list[str], list[list[str]]]]
+    ids: list[tuple[str, str]]
+    lineage: Lineage | None
+
+
+@dataclass(frozen=True)
+class DetailOutcome:
+    refused: str | None = None
+    result: DetailResult | None = None
+    cards: list[FlagCard] = field(default_factory=list)
+    frontline: bool = False
+
+    def as_text(self) -> list[str]:
+        """The same details as lines for the terminal."""
+        assert self.result is not None
+        lines = [f"Details voor {self.result.target_label} (zaak {self.result.case_number})"]
+        if not self.cards:
+            lines.append("Geen signalen.")
+        for card in self.cards:
+            lines.append(f"* {card.title}" + (f": {card.message}" if card.message else ""))
+            lines += [f"    {label}: {value}" for label, value in card.facts]
+            for title, header, rows in card.tables:
+                lines.append(f"    {title}:")
+                lines += ["      " + " | ".join(row) for row in [header, *rows]]
+            if card.lineage:
+                lines.append(
+                    f"    herkomst: {card.lineage.table}, berekend {card.lineage.when} "
+                    f"(run {card.lineage.run_id}), bronnen: {', '.join(sorted(card.lineage.inputs))}"
+                )
+        return lines
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, float):
+        return f"{value:,.2f}".replace(",", " ").replace(".", ",")
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value) or "–"
+    text = str(value)
+    return VALUE_LABELS.get(text, text)
+
+
+def evidence_view(
+    evidence: dict[str, Any],
+) -> tuple[list[tuple[str, str]], list[tuple[str, list[str], list[list[str]]]]]:
+    """Scalars and plain lists as (label, value) facts; lists of records as tables."""
+    facts: list[tuple[str, str]] = []
+    tables: list[tuple[str, list[str], list[list[str]]]] = []
+    for key, value in evidence.items():
+        label = EVIDENCE_LABELS.get(key, key.replace("_", " "))
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            keys = list(dict.fromkeys(k for v in value for k in v))
+            header = [EVIDENCE_LABELS.get(k, k.replace("_", " ")) for k in keys]
+            tables.append(
+                (f"{label} ({len(value)})", header, [[_fmt(v.get(k)) for k in keys] for v in value])
+            )
+        elif key != "message":
+            facts.append((label, _fmt(value)))
+    return facts, tables
+
+
+class SharedRelease:
+    """One read-only connection to the published release, shared by all requests through cursors.
+
+    Opening a connection LOADs the spatial extension (about a second), far too slow per lookup.
+    Each call checks ``releases/CURRENT``; a new release gets a new connection, while requests
+    still holding a cursor on the previous one finish on it.
+    """
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        path = current_release(self.warehouse)
+        with self._lock:
+            if path != self._path or self._con is None:
+                self._con = connect(path, read_only=True)
+                self._path = path
+            return self._con.cursor()
+
+
+class _SharedReleaseLookup(Lookup):
+    """privacy.lookup.Lookup on the shared release connection (same checks, same logging)."""
+
+    def __init__(self, warehouse: Warehouse, register_path: str | Path | None, release: SharedRelease):
+        super().__init__(warehouse, register_path)
+        self._shared = release
+
+    def _release(self) -> duckdb.DuckDBPyConnection:
+        return self._shared.cursor()
+
+
+class LookupService:
+    def __init__(self, warehouse_root: str | Path, register_path: str | Path | None = None):
+        self.root = Path(warehouse_root)
+        self.warehouse = Warehouse(self.root)
+        self.register_path = register_path
+        self.release = SharedRelease(self.warehouse)
+        self.lookup = _SharedReleaseLookup(self.warehouse, register_path, self.release)
+        self.log = ProcessingLog(self.warehouse)
+        self._register: tuple[float, Register] | None = None
+
+    def register(self) -> Register:
+        """The register, re-read only when its file changes (for the pages; lookups read their own)."""
+        path = Path(self.register_path) if self.register_path else None
+        from privacy.register import DEFAULT_PATH
+
+        mtime = (path or DEFAULT_PATH).stat().st_mtime
+        if self._register is None or self._register[0] != mtime:
+            self._register = (mtime, load_register(self.register_path))
+        return self._register[1]
+
+    def purposes_for(self, role: str, *, lookups: bool = True) -> list[Purpose]:
+        """Purposes of the register this role may use today (for the purpose choice)."""
+        today = dt.date.today()
+        return [
+            p
+            for p in self.register().purposes.values()
+            if role in p.roles and p.refusal(today) is None and not (lookups and p.aggregated_only)
+        ]
+
+    def hit(self, user_id: str, role: str, purpose: str, case: str, target: TargetInput) -> HitOutcome:
+        try:
+            res = self.lookup.hit(Actor(user_id, role), purpose, case, Target(target.kind, target.value))
+        except LookupRefused as exc:
+            return HitOutcome(refused=dutch_refusal(exc.reason))
+        except FileNotFoundError:
+            return HitOutcome(refused=NO_RELEASE)
+        return HitOutcome(res.hit, res.request_id, res.target_label)
+
+    def detail(self, user_id: str, role: str, request_id: str) -> DetailOutcome:
+        try:
+            result = self.lookup.detail(Actor(user_id, role), request_id)
+        except LookupRefused as exc:
+            return DetailOutcome(refused=dutch_refusal(exc.reason))
+        except FileNotFoundError:
+            return DetailOutcome(refused=NO_RELEASE)
+        frontline = role == "frontline"
+        lineage = {} if frontline else self.flag_lineage({f.flag for f in result.flags})
+        return DetailOutcome(
+            None, result, [self._card(f, frontline, lineage) for f in result.flags], frontline
+        )
+
+    def _card(self, f: FlagView, frontline: bool, lineage: dict[str, Lineage]) -> FlagCard:
+        if frontline:
+            return FlagCard(f.flag, FLAG_TITLES.get(f.flag, f.flag), "", f.message, [], [], [], None)
+        facts, tables = evidence_view(f.evidence)
+        ids = [
+            (label, value)
+            for label, value in (
+                ("Nummeraanduiding", f.nummeraanduiding_id),
+                ("Verblijfsobject", f.verblijfsobject_id),
+                ("Pand", f.pand_id),
+                ("Openbare ruimte", f.openbare_ruimte_id),
+            )
+            if value
+        ]
+        return FlagCard(
+            f.flag,
+            FLAG_TITLES.get(f.flag, f.flag),
+            FLAG_EXPLANATIONS.get(f.flag, ""),
+            f.message if f.flag == "staff_safety" else None,
+            facts,
+            tables,
+            ids,
+            lineage.get(f.flag),
+        )
+
+    def flag_lineage(self, flags: set[str]) -> dict[str, Lineage]:
+        """Per flag, the latest gated run that wrote its table: inputs, column lineage, run, code version."""
+        found: dict[str, Lineage] = {}
+        for entry in self.log.entries():
+            if entry.action != "gated_join" or not entry.output or entry.outcome != "uitgevoerd":
+                continue
+            table = entry.output
+            for flag in flags:
+                if table.endswith(f".{flag}") or table == "signals.flags":
+                    found[flag] = Lineage(
+                        table,
+                        entry.tijdstip[:19].replace("T", " "),
+                        entry.run_id,
+                        entry.purpose,
+                        entry.code_version,
+                        entry.inputs,
+                        dict(entry.details.get("lineage", {})),
+                    )
+        return found
+
+    def map_for(self, outcome: DetailOutcome, background: str | None = None):
+        """Inline SVG of the panden of the flags and their neighbours (empty for front-line staff)."""
+        from web.svgmap import MapPoint, render_map
+
+        if outcome.frontline or outcome.result is None:
+            return ""
+        flags = outcome.result.flags
+        pand_ids = sorted({f.pand_id for f in flags if f.pand_id})
+        points = [(f.x, f.y) for f in flags if f.x is not None and f.y is not None]
+        try:
+            buildings = bagreads.map_buildings(self.release.cursor(), pand_ids, points)
+        except FileNotFoundError:
+            return ""
+        marks = [MapPoint(f.x, f.y, FLAG_TITLES.get(f.flag, f.flag)) for f in flags if f.x is not None]
+        return render_map(buildings, marks, background)
+
+    def address_choices(self, postcode: str, huisnummer: int) -> list[bagreads.AddressChoice]:
+        try:
+            return bagreads.address_choices(self.release.cursor(), postcode, huisnummer)
+        except FileNotFoundError:
+            return []
+
+    def export(
+        self, user_id: str, role: str, purpose: str, case: str, fmt: str
+    ) -> tuple[list[dict], str | None]:
+        """Flagged addresses under ``purpose`` (only its flags), logged; or a Dutch refusal."""
+        register = self.register()
+        actor = Actor(user_id, role)
+        context = {"export": fmt}
+        try:
+            # The same purpose/role/case checks (and refusal logging) as a lookup.
+            p = self.lookup._allowed(register, actor, purpose, case, context)
+        except LookupRefused as exc:
+            return [], dutch_refusal(exc.reason)
+        try:
+            rows = bagreads.flagged_addresses(self.release.cursor(), p.flags)
+        except FileNotFoundError:
+            return [], NO_RELEASE
+        self.log.append(
+            LogEntry.under(
+                register,
+                p,
+                "detail",
+                user_id,
+                role=role,
+                objects=[
+                    {
+                        "soortObjectId": "BAG nummeraanduiding",
+                        "objectId": r["nummeraanduiding_id"],
+                        "betrokkenheid": "geëxporteerd",
+                    }
+                    for r in rows
+                    if r["nummeraanduiding_id"]
+                ],
+                inputs={"signals.flags": list(bagreads.EXPORT_COLUMNS[:5]) + ["reference_date", "x", "y"]},
+                row_counts={"flags": len(rows)},
+                details={"case_number": case, "export": fmt, "flags": list(p.flags)},
+            )
+        )
+        return rows, None
