@@ -11,7 +11,7 @@ Which flags belong to a target:
 * ``address`` (``"1234AB|12|A|bis"``): flags on its nummeraanduiding, its verblijfsobject, or a
   pand that verblijfsobject lies in;
 * ``street`` (a street name, or an openbare-ruimte id): street-level flags on that openbare ruimte
-  and flags on the addresses in it;
+  and flags on the addresses in it and on their panden;
 * ``kvk`` / ``vestiging``: flags on the addresses (and panden) of its vestigingen;
 * ``pand``: flags on the pand and on the verblijfsobjecten in it.
 
@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from pipelines.warehouse import Warehouse, connect, current_release
+from pipelines.warehouse import Warehouse, current_release
 from privacy.log import LogEntry, ProcessingLog
 from privacy.register import Purpose, Register, load_register
 from privacy.scan import bsns_in_text
@@ -218,7 +218,7 @@ class Lookup:
         if not any(o["objectId"] == persoon_id for o in detail.objects):
             self._refuse(register, actor, p, "this person did not appear in the requested details", context)
         wanted = [c for c in ("voornamen", "voorvoegsel", "geslachtsnaam") if c in columns]
-        con = connect(self.warehouse.identity_path, read_only=True)
+        con = _read_only(self.warehouse.identity_path)
         try:
             row = con.execute(
                 f"SELECT {', '.join(wanted) or 'NULL'} FROM persoon WHERE persoon_id = ? LIMIT 1",
@@ -283,7 +283,7 @@ class Lookup:
 
     # -- the release ------------------------------------------------------------------------------
     def _release(self) -> duckdb.DuckDBPyConnection:
-        return connect(current_release(self.warehouse), read_only=True)
+        return _read_only(current_release(self.warehouse))
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, target: Target) -> _Resolved:
         kind, value = target.kind, target.value.strip()
@@ -319,7 +319,9 @@ class Lookup:
                 streets,
             )
             resolved = self._from_addresses(con, value, num)
-            return _Resolved(value, resolved.nummeraanduiding_ids, resolved.verblijfsobject_ids, [], streets)
+            return _Resolved(
+                value, resolved.nummeraanduiding_ids, resolved.verblijfsobject_ids, resolved.pand_ids, streets
+            )
         if kind in ("kvk", "vestiging"):
             column = "kvk_nummer" if kind == "kvk" else "vestigingsnummer"
             rows = con.execute(
@@ -423,6 +425,16 @@ def _objects(target: Target, resolved: _Resolved, betrokkenheid: str) -> list[di
         for n in resolved.nummeraanduiding_ids
     ]
     return objects
+
+
+def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection without the spatial extension: lookups need no spatial functions,
+    and loading it would cost most of a second per request."""
+    return duckdb.connect(
+        str(path),
+        read_only=True,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
 
 
 def _column(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[str]:
