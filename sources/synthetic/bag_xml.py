@@ -352,7 +352,7 @@ class BagExtractWriter:
         gemeentenaam: str,
         stand_date: date,
         max_objects: int = 10_000,
-        compresslevel: int = 6,
+        compresslevel: int = 1,
     ):
         self.path = path
         self.work_dir = work_dir

@@ -46,7 +46,7 @@ from sources.synthetic.model import (
     plot_box,
     rectangle,
 )
-from sources.synthetic.people import People, Person, link_parents, lo3_rows
+from sources.synthetic.people import People, Person, link_parents, lo3_rows, ymd
 
 ADDRESSES_PER_STREET = 30
 MAX_STREETS = 9_900
@@ -864,8 +864,8 @@ class _StreetBuilder:
                 if mode == "none" and rng.random() < 0.3:
                     pc = f"{pc[:4]} {pc[4:]}"
             m.kvk.writerow((
-                kvk, vestigingsnummer, naam, rechtsvorm, naam, "Ja", "Ja", v.start.strftime("%Y%m%d"),
-                v.end.strftime("%Y%m%d") if v.end else "", street, nummer, letter, toev, pc,
+                kvk, vestigingsnummer, naam, rechtsvorm, naam, "Ja", "Ja", ymd(v.start),
+                ymd(v.end) if v.end else "", street, nummer, letter, toev, pc,
                 names.WOONPLAATSNAAM, num_id, vbo_id, "|".join(v.sbi), v.sbi_versie,
             ))  # fmt: skip
             m.counts["vestigingen"] += 1
@@ -929,6 +929,8 @@ def generate(
     if addresses < 1:
         raise ValueError("addresses must be at least 1")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is not a folder")
     if out.exists() and any(out.iterdir()) and not (out / "manifest.json").exists():
         raise ValueError(f"{out} is not empty and not a generated municipality; refusing to overwrite it")
     stage = out.parent / f".{out.name}.generating"

@@ -27,16 +27,7 @@ _CATEGORIES = [
 ELEMENTS: list[str] = ";".join(_CATEGORIES).split(";")
 HEADER: list[str] = ["", *ELEMENTS, ""]
 HEADER_LINE = ";".join(HEADER)
-_INDEX: dict[str, int] = {}
+INDEX: dict[str, int] = {}
 for _i, _code in enumerate(HEADER):
     if _code:
-        _INDEX.setdefault(_code, _i)  # 06.88.10 appears twice in the test set: fill the first
-
-
-def row(label: str, values: dict[str, str]) -> str:
-    """One CSV line (without newline): ``values`` maps element codes to their text."""
-    fields = [""] * len(HEADER)
-    fields[0] = label
-    for code, value in values.items():
-        fields[_INDEX[code]] = value
-    return ";".join(fields)
+        INDEX.setdefault(_code, _i)  # 06.88.10 appears twice in the test set: fill the first

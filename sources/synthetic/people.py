@@ -18,7 +18,7 @@ BIRTH_MUNICIPALITIES = ["0363", "0599", "0518", "0344", "0034", GEMEENTECODE]
 
 
 def ymd(d: date) -> str:
-    return d.strftime("%Y%m%d")
+    return d.isoformat().replace("-", "")
 
 
 @dataclass(slots=True, eq=False)
@@ -173,89 +173,83 @@ def link_parents(child: Person, parents: list[Person]) -> None:
         parent.children.append(child)
 
 
-def _related(prefix: str, p: Person) -> dict[str, str]:
-    values = {
-        f"{prefix}.02.10": p.voornamen,
-        f"{prefix}.02.40": p.geslachtsnaam,
-        f"{prefix}.03.10": ymd(p.geboren),
-        f"{prefix}.03.30": "6030",
-    }
-    if p.voorvoegsel:
-        values[f"{prefix}.02.30"] = p.voorvoegsel
+def _related(f: list[str], prefix: str, p: Person) -> None:
+    ix = _IX
+    f[ix[prefix + ".02.10"]] = p.voornamen
+    f[ix[prefix + ".02.30"]] = p.voorvoegsel
+    f[ix[prefix + ".02.40"]] = p.geslachtsnaam
+    f[ix[prefix + ".03.10"]] = ymd(p.geboren)
+    f[ix[prefix + ".03.30"]] = "6030"
     if p.bsn:
-        values[f"{prefix}.01.10"] = p.a_nummer or ""
-        values[f"{prefix}.01.20"] = p.bsn
-    return values
+        f[ix[prefix + ".01.10"]] = p.a_nummer or ""
+        f[ix[prefix + ".01.20"]] = p.bsn
 
 
-def _document(prefix: str, on: date, kind: str = "PK") -> dict[str, str]:
-    return {
-        f"{prefix}.82.10": GEMEENTECODE,
-        f"{prefix}.82.20": ymd(on),
-        f"{prefix}.82.30": kind,
-        f"{prefix}.85.10": ymd(on),
-        f"{prefix}.86.10": ymd(on),
-    }
+def _document(f: list[str], prefix: str, on: str, kind: str = "PK") -> None:
+    ix = _IX
+    f[ix[prefix + ".82.10"]] = GEMEENTECODE
+    f[ix[prefix + ".82.20"]] = on
+    f[ix[prefix + ".82.30"]] = kind
+    f[ix[prefix + ".85.10"]] = on
+    f[ix[prefix + ".86.10"]] = on
+
+
+_IX = lo3.INDEX
+_STATIC = {
+    "01.03.20": GEMEENTECODE, "01.03.30": "6030", "01.61.10": "E", "04.05.10": "0001", "04.63.10": "001",
+    "07.70.10": "0", "08.09.10": GEMEENTECODE, "08.10.10": "W", "08.72.10": "I",
+}  # fmt: skip
+_BLANK = [""] * len(lo3.HEADER)
+for _code, _value in _STATIC.items():
+    _BLANK[_IX[_code]] = _value
 
 
 def lo3_rows(label: str, p: Person, street_name: str, woonplaats: str, address: dict[str, str]) -> list[str]:
     """The LO3 rows of one persoonslijst. ``address`` holds the 08.11.xx values of the residence."""
+    ix = _IX
+    f = _BLANK.copy()
+    f[0] = label
     born = ymd(p.geboren)
-    v: dict[str, str] = {
-        "01.01.10": p.a_nummer or "",
-        "01.01.20": p.bsn or "",
-        "01.02.10": p.voornamen,
-        "01.02.40": p.geslachtsnaam,
-        "01.03.10": born,
-        "01.03.20": GEMEENTECODE,
-        "01.03.30": "6030",
-        "01.04.10": p.geslacht,
-        "01.61.10": "E",
-        **_document("01", p.geboren),
-        "04.05.10": "0001",
-        "04.63.10": "001",
-        "04.85.10": born,
-        "04.86.10": born,
-        "07.68.10": born,
-        "07.70.10": "0",
-        "08.09.10": GEMEENTECODE,
-        "08.09.20": ymd(p.sinds or p.geboren),
-        "08.10.10": "W",
-        "08.10.30": ymd(p.sinds or p.geboren),
-        "08.11.10": street_name[:24],
-        "08.11.15": street_name,
-        "08.11.70": woonplaats,
-        "08.72.10": "I",
-        "08.85.10": ymd(p.sinds or p.geboren),
-        "08.86.10": ymd(p.sinds or p.geboren),
-        **address,
-    }
-    if p.voorvoegsel:
-        v["01.02.30"] = p.voorvoegsel
+    since = ymd(p.sinds or p.geboren)
+    f[ix["01.01.10"]] = p.a_nummer or ""
+    f[ix["01.01.20"]] = p.bsn or ""
+    f[ix["01.02.10"]] = p.voornamen
+    f[ix["01.02.30"]] = p.voorvoegsel
+    f[ix["01.02.40"]] = p.geslachtsnaam
+    f[ix["01.03.10"]] = born
+    f[ix["01.04.10"]] = p.geslacht
+    _document(f, "01", born)
+    for code in ("04.85.10", "04.86.10", "07.68.10"):
+        f[ix[code]] = born
+    for code in ("08.09.20", "08.10.30", "08.85.10", "08.86.10"):
+        f[ix[code]] = since
+    f[ix["08.11.10"]] = street_name[:24]
+    f[ix["08.11.15"]] = street_name
+    f[ix["08.11.70"]] = woonplaats
+    for code, value in address.items():
+        f[ix[code]] = value
     for prefix, parent in zip(("02", "03"), p.parents, strict=False):
-        v.update(_related(prefix, parent))
-        v[f"{prefix}.04.10"] = parent.geslacht
-        v[f"{prefix}.62.10"] = born
-        v.update(_document(prefix, p.geboren))
+        _related(f, prefix, parent)
+        f[ix[prefix + ".04.10"]] = parent.geslacht
+        f[ix[prefix + ".62.10"]] = born
+        _document(f, prefix, born)
     if p.partner is not None and p.partner_sinds is not None:
-        v.update(_related("05", p.partner))
-        v["05.04.10"] = p.partner.geslacht
-        v["05.06.10"] = ymd(p.partner_sinds)
-        v["05.06.20"] = GEMEENTECODE
-        v["05.06.30"] = "6030"
-        v["05.15.10"] = "H"
-        v.update(_document("05", p.partner_sinds, "huw akte"))
-    children = sorted(p.children, key=lambda c: c.geboren)
-    extra_rows: list[dict[str, str]] = []
-    for i, child in enumerate(children):
-        values = {**_related("09", child), **_document("09", child.geboren)}
-        values["09.03.20"] = GEMEENTECODE
-        if i == 0:
-            v.update(values)
-        else:
-            extra_rows.append(values)
-    # Mark "another occurrence of category 09 follows" on each row before a further child.
-    rows_with_09 = [v, *extra_rows] if children else []
-    for r in rows_with_09[:-1]:
-        r["09.H"] = "09"
-    return [lo3.row(label, v), *(lo3.row("", r) for r in extra_rows)]
+        _related(f, "05", p.partner)
+        married = ymd(p.partner_sinds)
+        f[ix["05.04.10"]] = p.partner.geslacht
+        f[ix["05.06.10"]] = married
+        f[ix["05.06.20"]] = GEMEENTECODE
+        f[ix["05.06.30"]] = "6030"
+        f[ix["05.15.10"]] = "H"
+        _document(f, "05", married, "huw akte")
+    rows = [f]
+    for i, child in enumerate(sorted(p.children, key=lambda c: c.geboren)):
+        if i:
+            # "another occurrence of category 09 follows" on the row before each further child
+            rows[-1][ix["09.H"]] = "09"
+            rows.append([""] * len(lo3.HEADER))
+        r = rows[-1]
+        _related(r, "09", child)
+        r[ix["09.03.20"]] = GEMEENTECODE
+        _document(r, "09", ymd(child.geboren))
+    return [";".join(r) for r in rows]
