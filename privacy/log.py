@@ -391,14 +391,22 @@ class ProcessingLog:
         with self._locked():
             lines = [json.loads(line) for _, line in self._lines()]
             anchor = max((d["seq"] for d in lines if d.get("action") == "purge"), default=None)
-            expired = 0
-            for i, data in enumerate(lines):
-                if data.get("tombstone") or data["seq"] == anchor:  # the current anchor stays
-                    continue
-                cutoff = subtract_duration(as_of, data["bewaartermijn"])
-                if dt.datetime.fromisoformat(data["tijdstip"]).date() < cutoff:
-                    lines[i] = {k: data[k] for k in ("seq", "prev", "hash")} | {"tombstone": True}
-                    expired += 1
+            due = [
+                i
+                for i, data in enumerate(lines)
+                if not data.get("tombstone")
+                and data["seq"] != anchor  # the current anchor always stays
+                and dt.datetime.fromisoformat(data["tijdstip"]).date()
+                < subtract_duration(as_of, data["bewaartermijn"])
+            ]
+            # Old purge entries go only along with other expired entries: otherwise every purge
+            # would leave a new purge entry for the next one to remove, and a second run would
+            # never change nothing.
+            if all(lines[i].get("action") == "purge" for i in due):
+                due = []
+            for i in due:
+                lines[i] = {k: lines[i][k] for k in ("seq", "prev", "hash")} | {"tombstone": True}
+            expired = len(due)
             if not expired and not extra:
                 return None
             last_seq, last_hash = self._tail()
