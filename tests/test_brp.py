@@ -84,6 +84,8 @@ def test_lo3_reader_counts(loaded):
     _, report = loaded
     assert report.objects["brp.persoon"] == 682 - 5  # five BSNs occur twice: the later copy is rejected
     assert report.rejects == 10
+    assert report.objects["brp.relatie"] == 1093
+    assert report.extra["relations_to_person_in_delivery"] == 971
 
 
 def test_known_person_pseudonymised(loaded):

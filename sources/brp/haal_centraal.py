@@ -75,7 +75,7 @@ def _person(file: str, ref: str, p: Any) -> Iterator[BrpPerson | Reject]:
         return
     naam = p.get("naam") or {}
     plaats = p.get("verblijfplaats") or {}
-    adres = plaats.get("verblijfadres") or {} if plaats.get("type") == "Adres" else {}
+    adres = (plaats.get("verblijfadres") or {}) if plaats.get("type") == "Adres" else {}
     try:
         geboortedatum = hc_date((p.get("geboorte") or {}).get("datum"))
         aanvang = hc_date(plaats.get("datumVan"))
