@@ -17,9 +17,12 @@ from fastapi.responses import Response
 
 from privacy.log import ACTION_NAMES, LogEntry, ProcessingLog
 from privacy.register import load_register
+from web.accounts import ROLES
 from web.anomalies import RULE_TITLES, CaseRegistry, find_anomalies
 from web.app import ctx, render, require
 from web.events import LABELS
+from web.lookups import dutch_refusal
+from web.validation import KINDS
 
 router = APIRouter()
 PAGE_SIZE = 200
@@ -43,6 +46,8 @@ class LogRow:
 def _object(e: LogEntry) -> str:
     """What was processed, without personal data: BAG ids and business ids, never pseudonyms."""
     kind = e.details.get("target_kind")
+    if e.action == "refusal":
+        return f"{KINDS.get(kind, kind)} (niet opgezocht)" if kind else ""
     if kind == "address":
         ids = [o["objectId"] for o in e.objects if o.get("soortObjectId") == "BAG nummeraanduiding"]
         return "adres, BAG " + ", ".join(ids) if ids else "adres (niet in de BAG)"
@@ -62,13 +67,13 @@ def _row(e: LogEntry) -> LogRow:
         e.seq,
         e.tijdstip[:19].replace("T", " "),
         e.gebruiker,
-        e.role or "",
+        ROLES.get(e.role or "", e.role or ""),
         "Export" if e.details.get("export") else ACTION_NAMES.get(e.action, e.action),
         e.purpose_name or e.purpose or "",
         str(e.details.get("case_number", "")),
         _object(e),
         e.outcome,
-        e.reason or "",
+        dutch_refusal(e.reason) if e.reason and e.outcome == "geweigerd" else (e.reason or ""),
     )
 
 
