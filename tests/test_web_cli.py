@@ -1,0 +1,167 @@
+"""`knooppunt lookup`, `serve` and `accounts`, on a Typer app that mounts them like the main CLI."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import typer
+from test_web_warehouse import build_warehouse
+from typer.testing import CliRunner
+
+from privacy.log import ProcessingLog
+from web.accounts import AccountStore
+from web.cli import register
+
+PASSWORD = secrets.token_urlsafe(16)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    build_warehouse(root)
+    AccountStore(root).add("bibob", "bibob_officer", PASSWORD, "Bea")
+    AccountStore(root).add("balie", "frontline", PASSWORD, "Bas")
+    return root
+
+
+def lookup(app, root, *args: str, user: str = "bibob", password: str = PASSWORD):
+    return runner.invoke(
+        app,
+        ["lookup", "--warehouse", str(root), "--user", user, *args],
+        input=password + "\n",
+        catch_exceptions=False,
+    )
+
+
+def test_lookup_hit_then_details_in_the_terminal_is_logged_like_the_web(app, root):
+    r = lookup(
+        app,
+        root,
+        "--postcode",
+        "1234AB",
+        "--huisnummer",
+        "3",
+        "--purpose",
+        "bibob_screening",
+        "--case",
+        "BIB-2026-0042",
+    )
+    assert r.exit_code == 0, r.output
+    assert "TREFFER" in r.output and "1234 AB 3" in r.output and "--details" in r.output
+    assert "Veel bedrijven" not in r.output
+    hit = list(ProcessingLog(root).entries())[-1]
+    assert (hit.action, hit.gebruiker, hit.role) == ("hit", "bibob", "bibob_officer")
+    assert hit.details["case_number"] == "BIB-2026-0042" and hit.details["target_value"] == "1234AB|3||"
+    r = lookup(
+        app,
+        root,
+        "--postcode",
+        "1234AB",
+        "--huisnummer",
+        "3",
+        "--purpose",
+        "bibob_screening",
+        "--case",
+        "BIB-2026-0042",
+        "--details",
+    )
+    assert "Veel bedrijven in één pand" in r.output and "Actieve vestigingen: 12" in r.output
+    assert "herkomst: signals.many_companies_in_building" in r.output
+    assert [e.action for e in ProcessingLog(root).entries()][-2:] == ["hit", "detail"]
+
+
+def test_no_hit_and_other_kinds(app, root):
+    r = lookup(
+        app,
+        root,
+        "--postcode",
+        "1234 ab",
+        "--huisnummer",
+        "1",
+        "--purpose",
+        "bibob_screening",
+        "--case",
+        "Z-1",
+    )
+    assert "GEEN TREFFER" in r.output
+    r = lookup(app, root, "--kvk", "90000001", "--purpose", "bibob_screening", "--case", "Z-1")
+    assert r.exit_code == 0 and "TREFFER" in r.output
+
+
+def test_frontline_gets_only_the_caution(app, root):
+    r = lookup(
+        app,
+        root,
+        "--postcode",
+        "1234AB",
+        "--huisnummer",
+        "7",
+        "--purpose",
+        "veiligheid_medewerkers",
+        "--case",
+        "VPD-1",
+        "--details",
+        user="balie",
+    )
+    assert "Let op: neem contact op met Team Handhaving Centrum" in r.output
+    assert "Volwassenen" not in r.output and "herkomst" not in r.output
+
+
+def test_refusals_and_bad_input(app, root):
+    r = lookup(app, root, "--postcode", "1234AB", "--huisnummer", "3", "--case", "Z-1")
+    assert r.exit_code == 1 and "Kies een doel" in r.output
+    assert list(ProcessingLog(root).entries())[-1].action == "refusal"
+    r = lookup(
+        app, root, "--postcode", "12345", "--huisnummer", "3", "--purpose", "bibob_screening", "--case", "Z"
+    )
+    assert r.exit_code == 2 and "De postcode is ongeldig" in r.output
+    r = lookup(app, root, "--purpose", "bibob_screening", "--case", "Z-1")
+    assert r.exit_code == 2 and "precies één zoekvraag" in r.output
+    r = lookup(
+        app,
+        root,
+        "--kvk",
+        "90000001",
+        "--purpose",
+        "bibob_screening",
+        "--case",
+        "Z-1",
+        password=secrets.token_urlsafe(8),
+    )
+    assert r.exit_code == 2 and "wachtwoord onjuist" in r.output
+    r = lookup(
+        app, root, "--kvk", "90000001", "--purpose", "bibob_screening", "--case", "Z-1", user="niemand"
+    )
+    assert r.exit_code == 2 and "onbekend of geblokkeerd account" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_accounts_commands(app, tmp_path):
+    r = runner.invoke(app, ["accounts", "demo", "--warehouse", str(tmp_path)])
+    assert r.exit_code == 0 and "bibob" in r.output and "Privacy officer" in r.output
+    password = next(line.split()[-1] for line in r.output.splitlines() if line.strip().startswith("privacy"))
+    assert AccountStore(tmp_path).authenticate("privacy", password) is not None
+    r = runner.invoke(app, ["accounts", "add", "nieuw", "--role", "analyst", "--warehouse", str(tmp_path)])
+    assert r.exit_code == 0 and "wachtwoord" in r.output
+    r = runner.invoke(app, ["accounts", "add", "fout", "--role", "koning", "--warehouse", str(tmp_path)])
+    assert r.exit_code == 2 and "Onbekende rol" in r.output
+    r = runner.invoke(app, ["accounts", "list", "--warehouse", str(tmp_path)])
+    assert "nieuw" in r.output and "$argon2" not in r.output
+
+
+def test_serve_refuses_to_start_without_any_way_to_sign_in(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("KNOOPPUNT_ENV", "production")
+    monkeypatch.setenv("KNOOPPUNT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("KNOOPPUNT_WAREHOUSE", str(tmp_path))
+    r = runner.invoke(app, ["serve", "--warehouse", str(tmp_path)])
+    assert r.exit_code == 2 and "geen accounts" in r.output
+    assert not AccountStore(tmp_path).exists()  # production never gets demo accounts
