@@ -318,7 +318,7 @@ def test_ground_truth_has_every_flag_and_matches_the_data(municipality: Path) ->
 
 SBI_2025_TO_2008 = {"9621": "9602", "9622": "9609", "4740": "4742", "4510": "4511", "5226": "5229"}
 FREE_TEXT = re.compile(
-    r"^(?P<street>.+?) (?P<hn>\d+)(?:[ -]?(?P<suffix>[A-Za-z0-9]+))?, (?P<pc>\d{4} ?[A-Za-z]{2})"
+    r"^(?P<street>.+?) (?P<hn>\d+)(?:\s?[-/]?\s?(?P<suffix>[A-Za-z0-9]+))?, (?P<pc>\d{4} ?[A-Za-z]{2})"
 )
 
 
@@ -450,3 +450,49 @@ def test_planted_patterns_fire_exactly_and_background_fires_nothing(
     for r in _ground_truth(municipality):
         expected[r["flag"], r["nummeraanduiding_id"] or r["pand_id"] or r["openbare_ruimte_id"]] += 1
     assert _reference_flags(municipality, bag) == expected
+
+
+def test_free_text_case_addresses_parse_with_the_project_normaliser(municipality: Path) -> None:
+    """The spellings in zaken.csv read the same with sources.addresses as with the test's reading."""
+    from sources.addresses import parse_address
+
+    texts = [z["adres"] for z in _csv(municipality / "handhaving" / "zaken.csv") if z["adres"]]
+    assert texts
+    for text in texts:
+        ours = FREE_TEXT.match(text)
+        parsed = parse_address(text)
+        suffix = (ours["suffix"] or "").upper()
+        assert parsed.postcode == ours["pc"].replace(" ", "").upper()
+        assert parsed.huisnummer == int(ours["hn"])
+        assert (parsed.huisletter or "") + (parsed.huisnummertoevoeging or "") == suffix
+
+
+def test_dense_municipality_stacks_units_and_still_fires_only_planted_patterns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the street grid's capacity, streets get apartment blocks with many units."""
+    from sources.synthetic import generator
+
+    monkeypatch.setattr(generator, "MAX_STREETS", 4)
+    out = tmp_path / "dense"
+    summary = generate(out, 1200, 11)
+    assert summary.counts["openbare_ruimte"] == 4 and summary.counts["nummeraanduiding"] == 1200
+    bag = defaultdict(list)
+    schema = etree.XMLSchema(
+        etree.parse(
+            str(XSD / "extract-deelbestand-lvc/v20200601/BagvsExtractDeelbestandExtractLvc-2.1.0.xsd")
+        )
+    )
+    for object_type, files in _deelbestanden(out).items():
+        for name, data in files:
+            doc = etree.fromstring(data)
+            assert schema.validate(doc), f"{name}: {schema.error_log.last_error}"
+            bag[object_type].extend(doc.iterfind(".//{*}bagObject/*"))
+    units_per_pand = Counter(
+        r.text for v in _current(bag["VBO"]).values() for r in v.iterfind(".//Objecten-ref:PandRef", NS)
+    )
+    assert sum(units_per_pand.values()) / len(units_per_pand) > 4  # about 2 in an ordinary street
+    expected = Counter()
+    for r in _ground_truth(out):
+        expected[r["flag"], r["nummeraanduiding_id"] or r["pand_id"] or r["openbare_ruimte_id"]] += 1
+    assert expected and _reference_flags(out, bag) == expected

@@ -907,7 +907,8 @@ def free_text(rng: random.Random, street: str, a: Adres) -> str:
             (f"{hn}{letter}", f"{hn} {letter.lower()}", f"{hn}-{letter.lower()}", f"{hn} {letter}")
         )
     elif a.toevoeging:
-        hn = rng.choice((f"{hn}-{a.toevoeging}", f"{hn} {a.toevoeging}"))
+        # Not "12 3": read as house number 3 of a street named "... 12" (sources.addresses).
+        hn = rng.choice((f"{hn}-{a.toevoeging}", f"{hn} - {a.toevoeging}", f"{hn}/{a.toevoeging}"))
     pc = a.postcode
     pc = rng.choice((pc, f"{pc[:4]} {pc[4:]}", f"{pc[:4]} {pc[4:].lower()}"))
     return rng.choice((f"{street} {hn}, {pc} {names.WOONPLAATSNAAM}", f"{street} {hn}, {pc}"))
