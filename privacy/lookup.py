@@ -21,9 +21,11 @@ actor sees for ``staff_safety`` only "Let op: neem contact op met <team>" and no
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +99,10 @@ class Identity:
     voornamen: str | None
     voorvoegsel: str | None
     geslachtsnaam: str | None
+
+
+class LookupUnavailable(RuntimeError):
+    """The published release lacks a table the lookup needs (the pipeline has not run fully)."""
 
 
 class LookupRefused(Exception):
@@ -282,8 +288,15 @@ class Lookup:
         raise LookupRefused(reason)
 
     # -- the release ------------------------------------------------------------------------------
-    def _release(self) -> duckdb.DuckDBPyConnection:
-        return _read_only(current_release(self.warehouse))
+    @contextlib.contextmanager
+    def _release(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = _read_only(current_release(self.warehouse))
+        try:
+            yield con
+        except duckdb.CatalogException as exc:
+            raise LookupUnavailable(f"the published release cannot answer lookups: {exc}") from exc
+        finally:
+            con.close()
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, target: Target) -> _Resolved:
         kind, value = target.kind, target.value.strip()
@@ -455,5 +468,6 @@ __all__ = [
     "Identity",
     "Lookup",
     "LookupRefused",
+    "LookupUnavailable",
     "Target",
 ]
