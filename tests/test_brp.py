@@ -126,6 +126,12 @@ def test_known_person_pseudonymised(loaded):
         con.close()
 
 
+def test_person_repr_hides_identifiers():
+    father = next(r for r in read_brp(LO3) if isinstance(r, BrpPerson) and r.bsn == FATHER)
+    text = repr(father) + repr(father.relaties)
+    assert FATHER not in text and PARTNER not in text and "Burck" not in text
+
+
 def test_rejects_name_no_bsn(loaded):
     warehouse, _ = loaded
     con = warehouse.connect(read_only=True)
@@ -386,6 +392,23 @@ def test_failed_load_leaves_previous_tables(tmp_path):
     finally:
         con.close()
     assert counts == (2, 7, 0)
+
+
+def test_identity_store_failure_rolls_back_the_warehouse(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path / "wh")
+    load_brp(warehouse, [lo3_subset(tmp_path, 8)], peildatum=PEILDATUM)
+
+    def fail(self, source, rows):
+        raise OSError("identity store not writable (injected)")
+
+    monkeypatch.setattr(IdentityStore, "replace", fail)
+    with pytest.raises(OSError, match="injected"):
+        load_brp(warehouse, [lo3_subset(tmp_path, 13, name="more.csv")], peildatum=PEILDATUM)
+    con = warehouse.connect(read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM brp.persoon").fetchone()[0] == 2
+    finally:
+        con.close()
 
 
 def test_dagster_materialize(tmp_path):

@@ -190,6 +190,19 @@ def test_failed_load_leaves_previous_tables(tmp_path):
     assert query(warehouse, "SELECT count(*) FROM rejects.handhaving")[0][0] == 9
 
 
+def test_failure_inside_the_transaction_rolls_back(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path / "wh")
+    load_enforcement(warehouse, [write_csv(tmp_path / "good.csv", cases())])
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("injected failure while writing rejects")
+
+    monkeypatch.setattr("assets.ingest.enforcement.replace_rejects", fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        load_enforcement(warehouse, [write_csv(tmp_path / "other.csv", cases()[:1])])
+    assert query(warehouse, "SELECT count(*) FROM handhaving.zaak")[0][0] == 4
+
+
 def test_dagster_materialize(tmp_path):
     delivery = tmp_path / "delivery"
     (delivery / "handhaving").mkdir(parents=True)

@@ -277,10 +277,13 @@ def test_bad_files(tmp_path):
     missing.write_text("kvk_nummer,vestigingsnummer\n12345678,000000000001\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"missing\.csv, record header: missing column\(s\) naam"):
         list(read_kvk(missing))
-    other = tmp_path / "other.json"
-    other.write_text('{"foo": 1}', encoding="utf-8")
-    with pytest.raises(SourceError, match="not a KvK"):
-        list(read_kvk(other))
+    for name, body in [
+        ("other.json", {"foo": 1}),
+        ("lijst.json", {"kvkNummer": "69599084", "vestigingen": []}),
+    ]:
+        (tmp_path / name).write_text(json.dumps(body), encoding="utf-8")
+        with pytest.raises(SourceError, match="not a KvK"):
+            list(read_kvk(tmp_path / name))
 
 
 def test_duplicate_api_profile_is_rejected(tmp_path):
@@ -302,6 +305,23 @@ def test_failed_load_leaves_previous_tables(tmp_path):
         load_kvk(warehouse, [write_csv(tmp_path / "bulk.csv", bulk_rows()), cut])
     assert query(warehouse, "SELECT count(*) FROM kvk.vestiging")[0][0] == 2
     assert query(warehouse, "SELECT count(*) FROM rejects.kvk")[0][0] == 0
+
+
+def test_failure_inside_the_transaction_rolls_back(tmp_path, monkeypatch):
+    warehouse = Warehouse(tmp_path / "wh")
+    load_kvk(warehouse, API_FILES)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("injected failure after the tables were replaced")
+
+    monkeypatch.setattr("assets.ingest.kvk.match_to_bag", fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        load_kvk(warehouse, [write_csv(tmp_path / "bulk.csv", bulk_rows())])
+    assert query(warehouse, "SELECT vestigingsnummer FROM kvk.vestiging ORDER BY 1") == [
+        ("000038509504",),
+        ("000038509520",),
+    ]
+    assert query(warehouse, "SELECT count(*) FROM kvk.vestiging_sbi")[0][0] == 3
 
 
 def test_dagster_materialize(tmp_path):

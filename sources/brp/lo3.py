@@ -58,14 +58,15 @@ class Lo3Header:
 
     def stapels(self, rows: list[list[str]], cat: str) -> list[Stapel]:
         elements = self.elements.get(cat, {})
+        singles = [(code, idxs[0]) for code, idxs in elements.items() if len(idxs) == 1]
+        repeated = [(code, idxs) for code, idxs in elements.items() if len(idxs) > 1]
         marker = self.markers.get(cat)
         result: list[Stapel] = []
         new_stapel = True
         for row in rows:
-            occurrence = {}
-            for code, idxs in elements.items():
-                value = next((row[i].strip() for i in idxs if row[i].strip()), "")
-                if value:
+            occurrence = {code: value for code, i in singles if row[i] and (value := row[i].strip())}
+            for code, idxs in repeated:
+                if value := next((row[i].strip() for i in idxs if row[i].strip()), ""):
                     occurrence[code] = value
             mark = row[marker].strip() if marker is not None else ""
             if not occurrence and not mark:

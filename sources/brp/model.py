@@ -42,16 +42,19 @@ class PartialDate:
         return min(ages), max(ages)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Relation:
     relatie: str  # 'ouder', 'partner', 'kind'
     bsn: str | None  # None when the BRP holds no BSN for the related person
-    ref: str  # where in the delivery, e.g. 'row 12 category 09'
+    ref: str  # where in the delivery, e.g. 'line 12 category 09 stapel 1'
+
+    def __repr__(self) -> str:
+        return f"Relation({self.relatie!r}, ref={self.ref!r})"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class BrpPerson:
-    ref: str  # file position, e.g. 'row 3' or 'personen[2]': never an identifier
+    ref: str  # file position, e.g. 'line 3' or 'personen[2]': never an identifier
     bsn: str
     voornamen: str | None
     voorvoegsel: str | None

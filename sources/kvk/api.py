@@ -44,7 +44,7 @@ def response_kind(body: Any) -> str | None:
         return "zoeken"
     if "vestigingsnummer" in body:
         return "vestigingsprofiel"
-    if "kvkNummer" in body:
+    if "kvkNummer" in body and "vestigingen" not in body:
         return "basisprofiel"
     return None
 
@@ -68,7 +68,11 @@ def read_api(path: Path) -> Iterator[Record]:
     elif kind == "basisprofiel":
         yield from _basisprofiel(file, body)
     else:
-        raise SourceError(file, "not a KvK basisprofiel, vestigingsprofiel or zoeken response")
+        raise SourceError(
+            file,
+            "not a KvK basisprofiel, vestigingsprofiel or zoeken response "
+            "(a vestigingenlijst is not a delivery: deliver the vestigingsprofielen)",
+        )
 
 
 def _basisprofiel(file: str, body: dict[str, Any]) -> Iterator[Record]:
