@@ -87,10 +87,33 @@ def _lo3(out: Path) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
+def _haal_centraal(out: Path) -> list[dict]:
+    body = json.loads((out / "brp" / "personen-haalcentraal.json").read_text(encoding="utf-8"))
+    assert body["type"] == "RaadpleegMetBurgerservicenummer"
+    return body["personen"]
+
+
 def _persons(out: Path) -> list[dict[str, str]]:
-    """First rows of the persoonslijsten (label in the first column), as element code -> value."""
+    """Every person as LO3 element code -> value: the first rows of the persoonslijsten (label in
+    the first column) and the Haal Centraal persons mapped onto the same codes."""
     header, rows = _lo3(out)
-    return [{h: v for h, v in zip(header, row, strict=True) if h and v} for row in rows if row[0]]
+    persons = [{h: v for h, v in zip(header, row, strict=True) if h and v} for row in rows if row[0]]
+    for p in _haal_centraal(out):
+        plaats, adres = p["verblijfplaats"], p["verblijfplaats"]["verblijfadres"]
+        person = {
+            "01.01.10": p["aNummer"],
+            "01.01.20": p["burgerservicenummer"],
+            "01.03.10": p["geboorte"]["datum"]["datum"].replace("-", ""),
+            "08.11.80": plaats["adresseerbaarObjectIdentificatie"],
+            "08.11.90": plaats["nummeraanduidingIdentificatie"],
+            "08.11.20": str(adres["huisnummer"]),
+            "08.11.60": adres["postcode"],
+        }
+        for code, key in (("08.11.30", "huisletter"), ("08.11.40", "huisnummertoevoeging")):
+            if key in adres:
+                person[code] = adres[key]
+        persons.append(person)
+    return persons
 
 
 def _ground_truth(out: Path) -> list[dict[str, str]]:
@@ -265,6 +288,11 @@ def test_families_are_linked_both_ways(municipality: Path) -> None:
         for cat, kind in (("02", "ouder"), ("03", "ouder"), ("05", "partner"), ("09", "kind")):
             if f"{cat}.01.20" in values:
                 links[current][kind].add(values[f"{cat}.01.20"])
+    for p in _haal_centraal(municipality):
+        for key, kind in (("ouders", "ouder"), ("partners", "partner"), ("kinderen", "kind")):
+            links[p["burgerservicenummer"]][kind].update(
+                r["burgerservicenummer"] for r in p.get(key, []) if "burgerservicenummer" in r
+            )
     inverse = {"ouder": "kind", "kind": "ouder", "partner": "partner"}
     checked = Counter()
     for person, kinds in links.items():
@@ -496,3 +524,23 @@ def test_dense_municipality_stacks_units_and_still_fires_only_planted_patterns(
     for r in _ground_truth(out):
         expected[r["flag"], r["nummeraanduiding_id"] or r["pand_id"] or r["openbare_ruimte_id"]] += 1
     assert expected and _reference_flags(out, bag) == expected
+
+
+def test_haal_centraal_persons_follow_the_openapi_spec_and_are_not_in_lo3(municipality: Path) -> None:
+    import yaml
+    from openapi_schema_validator import OAS30Validator
+
+    spec = yaml.safe_load(
+        (FIXTURES / "brp" / "haal-centraal-brp-personen-openapi.yaml").read_text(encoding="utf-8")
+    )
+    schema = {
+        "$ref": "#/components/schemas/RaadpleegMetBurgerservicenummerResponse",
+        "components": spec["components"],
+    }
+    body = json.loads((municipality / "brp" / "personen-haalcentraal.json").read_text(encoding="utf-8"))
+    OAS30Validator(schema).validate(body)
+    hc = {p["burgerservicenummer"] for p in body["personen"]}
+    header, rows = _lo3(municipality)
+    lo3_bsns = {row[header.index("01.01.20")] for row in rows if row[0]}
+    assert hc and not hc & lo3_bsns
+    assert any(p.get("kinderen") or p.get("partners") for p in body["personen"])

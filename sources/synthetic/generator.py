@@ -46,7 +46,7 @@ from sources.synthetic.model import (
     plot_box,
     rectangle,
 )
-from sources.synthetic.people import People, Person, link_parents, lo3_rows, ymd
+from sources.synthetic.people import People, Person, haal_centraal, link_parents, lo3_rows, ymd
 
 ADDRESSES_PER_STREET = 30
 MAX_STREETS = 9_900
@@ -67,6 +67,8 @@ VULNERABLE_CODES = {
 }
 BACKGROUND_BAND = range(10, 19)  # plots that may hold background vulnerable businesses
 # Planted units whose residents the pattern creates itself (no ordinary household on top).
+# Share of ordinary households delivered as Haal Centraal JSON instead of LO3 (never planted ones).
+HAAL_CENTRAAL_SHARE = 0.05
 OWN_RESIDENTS = (
     "overcrowding",
     "non_residential",
@@ -151,7 +153,7 @@ class _Municipality:
         self.used_addresses = 0
         self.counts: dict[str, int] = dict.fromkeys(
             ("nummeraanduiding", "verblijfsobject", "pand", "openbare_ruimte", "ligplaats", "standplaats",
-             "personen", "vestigingen", "zaken"), 0)  # fmt: skip
+             "personen", "personen_haal_centraal", "vestigingen", "zaken"), 0)  # fmt: skip
         self.flag_counts: dict[str, int] = dict.fromkeys(FLAGS, 0)
         self.kvk_counter = 0
         self.zaak_counter = 0
@@ -169,6 +171,9 @@ class _Municipality:
         )
         self.brp = (stage / "brp" / "personen.csv").open("w", encoding="utf-8-sig", newline="")
         self.brp.write(lo3.HEADER_LINE + "\n")
+        self.hc = (stage / "brp" / "personen-haalcentraal.json").open("w", encoding="utf-8")
+        self.hc.write('{"type": "RaadpleegMetBurgerservicenummer", "personen": [')
+        self.hc_count = 0
         self.kvk_file = (stage / "kvk" / "vestigingen.csv").open("w", encoding="utf-8", newline="")
         self.kvk = csv.writer(self.kvk_file)
         self.kvk.writerow(KVK_COLUMNS)
@@ -188,7 +193,8 @@ class _Municipality:
 
     def close(self) -> None:
         self.bag.close()
-        for f in (self.brp, self.kvk_file, self.zaak_file, self.truth_file):
+        self.hc.write("\n]}\n")
+        for f in (self.hc, self.brp, self.kvk_file, self.zaak_file, self.truth_file):
             f.close()
 
     def _woonplaats(self) -> None:
@@ -238,6 +244,7 @@ class _StreetBuilder:
         self.free_plots = [(side, i) for side in (0, 1) for i in range(PLOTS_PER_SIDE)]
         self.used = 0
         self.vulnerable_in_street = 0
+        self.haal_centraal_units: set[int] = set()  # households delivered as Haal Centraal JSON
 
     # ----------------------------------------------------------------------------- plots & buildings
     def take_plot(self, side: int | None = None, i: int | None = None) -> tuple[int, int]:
@@ -588,7 +595,10 @@ class _StreetBuilder:
                     and id(u) not in occupied
                     and u.planted not in OWN_RESIDENTS
                 ):
-                    self.persons.extend(people.household(rng, u))
+                    household = people.household(rng, u)
+                    self.persons.extend(household)
+                    if household and rng.random() < HAAL_CENTRAAL_SHARE:
+                        self.haal_centraal_units.add(id(u))
 
     def people_links(self) -> None:
         """Adult children living alone near their parents: family across two addresses."""
@@ -875,6 +885,13 @@ class _StreetBuilder:
         for p in self.persons:
             if p.bsn is None:
                 continue
+            if p.unit is not None and id(p.unit) in self.haal_centraal_units:
+                person = haal_centraal(p, self.street.name, names.WOONPLAATSNAAM, m.stand)
+                m.hc.write(("\n" if m.hc_count == 0 else ",\n") + json.dumps(person, ensure_ascii=False))
+                m.hc_count += 1
+                m.counts["personen"] += 1
+                m.counts["personen_haal_centraal"] += 1
+                continue
             m.person_counter += 1
             if p.address_override is not None:
                 address = {"08.11.10": self.street.name[:24], **p.address_override}
@@ -976,6 +993,7 @@ def generate(
     files = {
         "bag": out / "bag" / m.bag.path.name,
         "brp": out / "brp" / "personen.csv",
+        "brp_haal_centraal": out / "brp" / "personen-haalcentraal.json",
         "kvk": out / "kvk" / "vestigingen.csv",
         "handhaving": out / "handhaving" / "zaken.csv",
         "ground_truth": out / "ground_truth.csv",

@@ -21,6 +21,11 @@ def ymd(d: date) -> str:
     return d.isoformat().replace("-", "")
 
 
+_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+           "oktober", "november", "december")  # fmt: skip
+_GESLACHT = {"M": "man", "V": "vrouw"}
+
+
 @dataclass(slots=True, eq=False)
 class Person:
     bsn: str | None  # None: a parent outside the municipality, known by name only
@@ -253,3 +258,80 @@ def lo3_rows(label: str, p: Person, street_name: str, woonplaats: str, address: 
         r[ix["09.03.20"]] = GEMEENTECODE
         _document(r, "09", ymd(child.geboren))
     return [";".join(r) for r in rows]
+
+
+def _hc_date(d: date) -> dict[str, str]:
+    return {
+        "type": "Datum",
+        "datum": d.isoformat(),
+        "langFormaat": f"{d.day} {_MONTHS[d.month - 1]} {d.year}",
+    }
+
+
+def _hc_naam(p: Person) -> dict[str, str]:
+    naam = {"voornamen": p.voornamen, "geslachtsnaam": p.geslachtsnaam}
+    if p.voorvoegsel:
+        naam["voorvoegsel"] = p.voorvoegsel
+    return naam
+
+
+def _hc_related(p: Person) -> dict[str, object]:
+    related: dict[str, object] = {"naam": _hc_naam(p), "geboorte": {"datum": _hc_date(p.geboren)}}
+    if p.bsn:
+        related["burgerservicenummer"] = p.bsn
+    return related
+
+
+def haal_centraal(p: Person, street_name: str, woonplaats: str, stand: date) -> dict[str, object]:
+    """One ``Persoon`` of a Haal Centraal "RaadpleegMetBurgerservicenummer" response."""
+    assert p.unit is not None and p.bsn is not None and p.sinds is not None
+    a = p.unit.adres
+    verblijfadres: dict[str, object] = {
+        "officieleStraatnaam": street_name,
+        "korteStraatnaam": street_name[:24],
+        "huisnummer": a.huisnummer,
+        "postcode": a.postcode,
+        "woonplaats": woonplaats,
+    }
+    if a.huisletter:
+        verblijfadres["huisletter"] = a.huisletter
+    if a.toevoeging:
+        verblijfadres["huisnummertoevoeging"] = a.toevoeging
+    age = stand.year - p.geboren.year - ((stand.month, stand.day) < (p.geboren.month, p.geboren.day))
+    persoon: dict[str, object] = {
+        "aNummer": p.a_nummer,
+        "burgerservicenummer": p.bsn,
+        "geslacht": {"code": p.geslacht, "omschrijving": _GESLACHT[p.geslacht]},
+        "leeftijd": age,
+        "naam": _hc_naam(p),
+        "geboorte": {
+            "datum": _hc_date(p.geboren),
+            "land": {"code": "6030", "omschrijving": "Nederland"},
+        },
+        "gemeenteVanInschrijving": {"code": GEMEENTECODE, "omschrijving": names.GEMEENTENAAM},
+        "verblijfplaats": {
+            "type": "Adres",
+            "adresseerbaarObjectIdentificatie": p.unit.vbo_id,
+            "nummeraanduidingIdentificatie": a.num_id,
+            "datumVan": _hc_date(p.sinds),
+            "verblijfadres": verblijfadres,
+        },
+        "ouders": [
+            {
+                **_hc_related(parent),
+                "ouderAanduiding": str(i),
+                "geslacht": {"code": parent.geslacht, "omschrijving": _GESLACHT[parent.geslacht]},
+            }  # fmt: skip
+            for i, parent in enumerate(p.parents[:2], 1)
+        ],
+        "kinderen": [_hc_related(child) for child in sorted(p.children, key=lambda c: c.geboren)],
+    }
+    if p.partner is not None and p.partner_sinds is not None:
+        persoon["partners"] = [
+            {
+                **_hc_related(p.partner),
+                "soortVerbintenis": {"code": "H", "omschrijving": "huwelijk"},
+                "aangaanHuwelijkPartnerschap": {"datum": _hc_date(p.partner_sinds)},
+            }
+        ]
+    return persoon
