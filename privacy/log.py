@@ -52,6 +52,7 @@ ACTION_NAMES = {
     "gated_join": "Gekoppelde verwerking (join gate)",
     "hit": "Zoeken (hit/no-hit)",
     "detail": "Raadplegen details",
+    "export": "Exporteren lijst gevlagde adressen",
     "refusal": "Geweigerde verwerking",
     "aggregated_read": "Geaggregeerde bevraging",
     "reidentification": "Heridentificatie",

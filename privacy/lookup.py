@@ -25,14 +25,15 @@ import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
-from pipelines.warehouse import Warehouse, current_release
+from pipelines.warehouse import Warehouse, connect, current_release
 from privacy.log import LogEntry, ProcessingLog
 from privacy.register import Purpose, Register, load_register
 from privacy.scan import bsns_in_text
@@ -120,11 +121,48 @@ class _Resolved:
     openbare_ruimte_ids: list[str]
 
 
+class _SharedRelease:
+    """One read-only connection per published release, shared by all requests through cursors.
+
+    Opening a connection LOADs the spatial extension (about a second: too slow per request). A new
+    release gets a new connection; requests still holding a cursor on the previous one finish on it.
+    """
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        path = current_release(self.warehouse)
+        with self._lock:
+            if path != self._path or self._con is None:
+                self._con = connect(path, read_only=True)
+                self._path = path
+            return self._con.cursor()
+
+
+@dataclass(frozen=True)
+class AddressChoice:
+    huisletter: str
+    toevoeging: str
+    straat: str
+
+
+@dataclass(frozen=True)
+class Building:
+    pand_id: str
+    wkt: str  # RD New (EPSG:28992)
+    focus: bool  # one of the requested panden (else a neighbour)
+
+
 class Lookup:
     def __init__(self, warehouse: Warehouse | str | Path, register_path: str | Path | None = None):
         self.warehouse = warehouse if isinstance(warehouse, Warehouse) else Warehouse(warehouse)
         self.log = ProcessingLog(self.warehouse)
         self.register_path = register_path
+        self._shared = _SharedRelease(self.warehouse)
 
     # -- the two requests -------------------------------------------------------------------------
     def hit(self, actor: Actor, purpose: str, case_number: str, target: Target) -> HitResult:
@@ -224,7 +262,7 @@ class Lookup:
         if not any(o["objectId"] == persoon_id for o in detail.objects):
             self._refuse(register, actor, p, "this person did not appear in the requested details", context)
         wanted = [c for c in ("voornamen", "voorvoegsel", "geslachtsnaam") if c in columns]
-        con = _read_only(self.warehouse.identity_path)
+        con = connect(self.warehouse.identity_path, read_only=True)
         try:
             row = con.execute(
                 f"SELECT {', '.join(wanted) or 'NULL'} FROM persoon WHERE persoon_id = ? LIMIT 1",
@@ -249,6 +287,100 @@ class Lookup:
         return Identity(
             persoon_id, values.get("voornamen"), values.get("voorvoegsel"), values.get("geslachtsnaam")
         )
+
+    # -- open BAG data for the interface (no personal data: not logged) ---------------------------
+    def address_choices(self, postcode: str, huisnummer: int) -> list[AddressChoice]:
+        """The current addresses with this postcode and huisnummer (each huisletter/toevoeging)."""
+        with self._release() as con:
+            rows = con.execute(
+                """SELECT DISTINCT coalesce(huisletter, ''), coalesce(huisnummertoevoeging, ''),
+                          coalesce(openbare_ruimte_naam, '')
+                   FROM bag.adres WHERE postcode = ? AND huisnummer = ? ORDER BY 1, 2""",
+                [postcode.replace(" ", "").upper(), huisnummer],
+            ).fetchall()
+        return [AddressChoice(*row) for row in rows]
+
+    def buildings(
+        self,
+        pand_ids: list[str],
+        points: Sequence[tuple[float, float]] = (),
+        radius: float = 60.0,
+        limit: int = 150,
+    ) -> list[Building]:
+        """The given panden (focus) and at most ``limit`` panden within ``radius`` m of them or the points."""
+        if not pand_ids and not points:
+            return []
+        with self._release() as con:
+            focus = (
+                con.execute(
+                    f"""SELECT pand_id, any_value(ST_AsText(geometry)), min(ST_XMin(geometry)),
+                               min(ST_YMin(geometry)), max(ST_XMax(geometry)), max(ST_YMax(geometry))
+                        FROM bag.pand WHERE pand_id IN ({_marks(pand_ids)}) AND geometry IS NOT NULL
+                        GROUP BY pand_id ORDER BY pand_id""",
+                    pand_ids,
+                ).fetchall()
+                if pand_ids
+                else []
+            )
+            bounds = [row[2:] for row in focus] + [(x, y, x, y) for x, y in points]
+            if not bounds:
+                return []
+            minx, miny = min(b[0] for b in bounds), min(b[1] for b in bounds)
+            maxx, maxy = max(b[2] for b in bounds), max(b[3] for b in bounds)
+            neighbours = con.execute(
+                """SELECT pand_id, any_value(ST_AsText(geometry)) FROM bag.pand
+                   WHERE geometry IS NOT NULL
+                     AND ST_XMax(geometry) >= ? AND ST_XMin(geometry) <= ?
+                     AND ST_YMax(geometry) >= ? AND ST_YMin(geometry) <= ?
+                   GROUP BY pand_id ORDER BY pand_id LIMIT ?""",
+                [minx - radius, maxx + radius, miny - radius, maxy + radius, limit],
+            ).fetchall()
+        focus_ids = {row[0] for row in focus}
+        result = [Building(row[0], row[1], True) for row in focus]
+        return result + [Building(pid, wkt, False) for pid, wkt in neighbours if pid not in focus_ids]
+
+    # -- export ------------------------------------------------------------------------------------
+    def export(self, actor: Actor, purpose: str, case_number: str) -> list[dict[str, Any]]:
+        """Every flagged place the purpose may show, one row per flag and address, without evidence.
+
+        A list of places, not a file: no evidence, no persons. Front-line roles cannot export.
+        Logged with the number of rows and the flags exported.
+        """
+        register = load_register(self.register_path)
+        p = self._allowed(register, actor, purpose, case_number, {"export": True})
+        if actor.role == FRONTLINE:
+            self._refuse(register, actor, p, "front-line roles cannot export lists", {"export": True})
+        with self._release() as con:
+            cursor = con.execute(
+                f"""SELECT f.flag, f.nummeraanduiding_id, f.verblijfsobject_id, f.pand_id,
+                           f.openbare_ruimte_id, coalesce(a.openbare_ruimte_naam, o.naam) AS straat,
+                           a.huisnummer, a.huisletter, a.huisnummertoevoeging, a.postcode,
+                           a.woonplaats_naam AS woonplaats, f.reference_date, f.x, f.y
+                    FROM signals.flags f
+                    LEFT JOIN (SELECT * FROM bag.adres QUALIFY row_number() OVER
+                               (PARTITION BY nummeraanduiding_id ORDER BY nummeraanduiding_id) = 1) a
+                           USING (nummeraanduiding_id)
+                    LEFT JOIN (SELECT openbare_ruimte_id, any_value(naam) AS naam FROM bag.openbare_ruimte
+                               GROUP BY openbare_ruimte_id) o ON o.openbare_ruimte_id = f.openbare_ruimte_id
+                    WHERE f.flag IN ({_marks(list(p.flags))})
+                    ORDER BY f.flag, a.postcode, a.huisnummer, f.pand_id, f.openbare_ruimte_id""",
+                list(p.flags),
+            )
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        self.log.append(
+            LogEntry.under(
+                register,
+                p,
+                "export",
+                actor.user_id,
+                role=actor.role,
+                inputs={"signals.flags": list(FLAG_KEYS), "bag.adres": ["nummeraanduiding_id", "postcode"]},
+                row_counts={"rows": len(rows)},
+                details={"case_number": case_number, "flags": sorted({r["flag"] for r in rows})},
+            )
+        )
+        return rows
 
     # -- checks and refusals ----------------------------------------------------------------------
     def _allowed(
@@ -290,13 +422,13 @@ class Lookup:
     # -- the release ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _release(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = _read_only(current_release(self.warehouse))
+        cursor = self._shared.cursor()
         try:
-            yield con
+            yield cursor
         except duckdb.CatalogException as exc:
             raise LookupUnavailable(f"the published release cannot answer lookups: {exc}") from exc
         finally:
-            con.close()
+            cursor.close()
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, target: Target) -> _Resolved:
         kind, value = target.kind, target.value.strip()
@@ -440,16 +572,6 @@ def _objects(target: Target, resolved: _Resolved, betrokkenheid: str) -> list[di
     return objects
 
 
-def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection without the spatial extension: lookups need no spatial functions,
-    and loading it would cost most of a second per request."""
-    return duckdb.connect(
-        str(path),
-        read_only=True,
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
-
-
 def _column(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[str]:
     if "IN ()" in sql:
         return []
@@ -462,6 +584,8 @@ def _marks(values: list[Any]) -> str:
 
 __all__ = [
     "Actor",
+    "AddressChoice",
+    "Building",
     "DetailResult",
     "FlagView",
     "HitResult",

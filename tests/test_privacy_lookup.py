@@ -63,6 +63,19 @@ def warehouse(tmp_path_factory) -> Warehouse:
                 t(verblijfsobject_id, pand_id)"""
         )
         con.execute(
+            """CREATE TABLE bag.adres AS
+               SELECT n.*, o.naam AS openbare_ruimte_naam, 'Voorbeeldstad' AS woonplaats_naam
+               FROM bag.nummeraanduiding n JOIN bag.openbare_ruimte o USING (openbare_ruimte_id)"""
+        )
+        con.execute(
+            f"""CREATE TABLE bag.pand AS
+                SELECT pand_id, ST_GeomFromText(wkt) AS geometry FROM (VALUES
+                ('{PAND_1}', 'POLYGON((121000 487000, 121010 487000, 121010 487010, 121000 487000))'),
+                ('0363100000000002', 'POLYGON((121030 487000, 121040 487000, 121040 487010, 121030 487000))'),
+                ('0363100000000004', 'POLYGON((125000 487000, 125010 487000, 125010 487010, 125000 487000))'))
+                t(pand_id, wkt)"""
+        )
+        con.execute(
             """CREATE TABLE kvk.vestiging AS SELECT * FROM (VALUES
                 ('000000000001', '10000001', '0363200000000001', '0363010000000001'),
                 ('000000000002', '10000002', '0363200000000003', '0363010000000003'))
@@ -90,11 +103,11 @@ def warehouse(tmp_path_factory) -> Warehouse:
         con.execute(
             """CREATE TABLE signals.flags (flag VARCHAR, nummeraanduiding_id VARCHAR,
                verblijfsobject_id VARCHAR, pand_id VARCHAR, openbare_ruimte_id VARCHAR, evidence JSON,
-               x DOUBLE, y DOUBLE)"""
+               x DOUBLE, y DOUBLE, reference_date DATE)"""
         )
         for flag, num, vbo, pand, opr, evidence in flags:
             con.execute(
-                "INSERT INTO signals.flags VALUES (?, ?, ?, ?, ?, ?, 121000, 487000)",
+                "INSERT INTO signals.flags VALUES (?, ?, ?, ?, ?, ?, 121000, 487000, DATE '2026-11-01')",
                 [flag, num, vbo, pand, opr, json.dumps(evidence)],
             )
     publish(w)
@@ -114,7 +127,7 @@ def warehouse(tmp_path_factory) -> Warehouse:
     return w
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lookup(warehouse) -> Lookup:
     return Lookup(warehouse)
 
@@ -220,3 +233,26 @@ def test_reidentification_of_a_person_in_the_evidence(lookup, warehouse):
     assert any(e.action == "reidentification" for e in entries)
     assert find_plain_bsns([warehouse.root / "log"]) == []
     assert ProcessingLog(warehouse).verify().ok
+
+
+def test_open_bag_reads_for_the_interface(lookup):
+    choices = lookup.address_choices("1011 ab", 5)
+    assert [(c.huisletter, c.toevoeging, c.straat) for c in choices] == [("A", "bis", "Fictieve Dwarsstraat")]
+    buildings = lookup.buildings([PAND_1])
+    assert [(b.pand_id, b.focus) for b in buildings] == [(PAND_1, True), ("0363100000000002", False)]
+    assert buildings[0].wkt.startswith("POLYGON")
+    near_point = lookup.buildings([], [(125005.0, 487005.0)], radius=10)
+    assert [(b.pand_id, b.focus) for b in near_point] == [("0363100000000004", False)]
+
+
+def test_export_lists_places_for_the_purpose_and_is_logged(lookup, warehouse):
+    rows = lookup.export(ANALYST, "signaalanalyse_ondermijning", "Z-EXP-1")
+    assert [(r["flag"], r["postcode"]) for r in rows] == [
+        ("enforcement_history", "1012CD"),
+        ("many_companies_in_building", None),
+    ]
+    assert "evidence" not in rows[0]
+    last = list(ProcessingLog(warehouse).entries())[-1]
+    assert (last.action, last.row_counts, last.details["case_number"]) == ("export", {"rows": 2}, "Z-EXP-1")
+    with pytest.raises(LookupRefused, match="front-line roles cannot export"):
+        lookup.export(FRONTLINE, "veiligheid_medewerkers", "HB-9")
