@@ -126,10 +126,10 @@ def read_lo3(path: Path) -> Iterator[BrpPerson | Reject]:
                     current.append(row)
             if current:
                 yield from _person(file, header, current, start_line)
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
             raise SourceError(
                 file,
-                f"not valid UTF-8 (byte offset {exc.start} of a read block); LO3 extracts are UTF-8",
+                "not valid UTF-8 (LO3 extracts are UTF-8; was it saved as Latin-1?)",
                 f"after line {reader.line_num}",
             ) from None
         except csv.Error as exc:
