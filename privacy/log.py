@@ -279,16 +279,44 @@ class ProcessingLog:
             yield LogEntry.from_json(data)
 
     def find(self, actie_id: str | None = None, action: str | None = None, **details: Any) -> LogEntry | None:
-        """The last entry with this actie_id and action whose ``details`` hold all the given values."""
-        found = None
-        for entry in self.entries():
+        """The last entry with this actie_id and action whose ``details`` hold all the given values.
+
+        Reads the file backwards: the entries looked up (a hit before its detail request) are recent.
+        """
+        for line in self._lines_backwards():
+            if actie_id is not None and actie_id not in line:
+                continue
+            data = json.loads(line)
+            if data.get("tombstone"):
+                continue
+            entry = LogEntry.from_json(data)
             if actie_id is not None and entry.actie_id != actie_id:
                 continue
             if action is not None and entry.action != action:
                 continue
             if all(entry.details.get(k) == v for k, v in details.items()):
-                found = entry
-        return found
+                return entry
+        return None
+
+    def _lines_backwards(self, block: int = 1 << 16) -> Iterator[str]:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            position = fh.tell()
+            rest = b""
+            while position > 0:
+                step = min(block, position)
+                position -= step
+                fh.seek(position)
+                chunk = fh.read(step) + rest
+                lines = chunk.split(b"\n")
+                rest = lines.pop(0)  # possibly incomplete: joined with the previous block
+                for line in reversed(lines):
+                    if line.strip():
+                        yield line.decode("utf-8")
+            if rest.strip():
+                yield rest.decode("utf-8")
 
     # -- verification -----------------------------------------------------------------------------
     def verify(self) -> VerifyResult:

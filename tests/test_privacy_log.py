@@ -176,3 +176,12 @@ def test_export_validates_against_the_vng_verwerkingenlogging_spec(log):
     data["results"][0]["vertrouwelijkheid"] = "geheim"
     with pytest.raises(Exception, match="is not one of"):
         validate(data, schema, cls=OAS30ReadValidator, format_checker=OAS30ReadValidator.FORMAT_CHECKER)
+
+
+def test_find_reads_backwards_across_blocks(log):
+    ids = [e.actie_id for e in log.entries()]
+    assert [log.find(actie_id=a).seq for a in ids] == [1, 2, 3, 4, 5]
+    assert log.find(case_number="Z-2").seq == 2
+    assert log.find(action="detail") is None
+    forwards = [line.rstrip("\n") for line in lines(log)]
+    assert list(log._lines_backwards(block=64))[::-1] == forwards
