@@ -587,11 +587,6 @@ def test_round_trip_through_the_bag_reader(municipality: Path, bag: dict[str, li
     assert con.execute("SELECT count(*) FROM bag.adres").fetchone()[0] == ADDRESSES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources/bag/objects.py _all() counts 'PandRef>' occurrences, which only match closing tags when "
-    "the opening tag has attributes, so a verblijfsobject in two panden is read with its last pand only",
-)
 def test_round_trip_keeps_every_pand_of_a_verblijfsobject(
     municipality: Path, bag: dict[str, list[etree._Element]]
 ) -> None:

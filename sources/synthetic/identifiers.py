@@ -5,6 +5,8 @@ Every allocator is a plain counter, so the same generation order gives the same 
 
 from __future__ import annotations
 
+import functools
+
 GEMEENTECODE = "9901"
 WOONPLAATS_ID = "9901"
 
@@ -36,10 +38,13 @@ class BagIds:
 
 def bsn_from_prefix(prefix: int) -> str | None:
     """The test-range BSN ``999`` + 5 digits + check digit, or None when no check digit fits."""
-    head = f"999{prefix:05d}"
-    total = sum(int(d) * w for d, w in zip(head, range(9, 1, -1), strict=True))
+    total = 9 * 9 + 8 * 9 + 7 * 9  # the leading 999
+    rest = prefix
+    for weight in (2, 3, 4, 5, 6):
+        rest, digit = divmod(rest, 10)
+        total += weight * digit
     check = total % 11
-    return head + str(check) if check <= 9 else None
+    return f"999{prefix:05d}{check}" if check <= 9 else None
 
 
 class BsnPool:
@@ -81,43 +86,53 @@ class BsnPool:
                 return bsn
 
 
+@functools.cache
+def _digit_runs(first: bool) -> dict[int, list[tuple[str, int, int, int] | None]]:
+    """For 4 digits written as base-9 values: previous digit -> per value (digits, sum, weighted
+    sum with weights 8..1, last digit), each digit skipping its predecessor (no equal neighbours)."""
+    table: dict[int, list[tuple[str, int, int, int] | None]] = {}
+    for prev in range(-1, 10) if not first else (-1,):
+        runs: list[tuple[str, int, int, int] | None] = []
+        for value in range(9**4):
+            values = [(value // 9**k) % 9 for k in (3, 2, 1, 0)]
+            digits, last = [], prev
+            for i, v in enumerate(values):
+                d = v + 1 if first and i == 0 else (v if v < last else v + 1)
+                digits.append(d)
+                last = d
+            weighted = sum(d * w for d, w in zip(digits, (8, 4, 2, 1), strict=True))
+            runs.append(("".join(map(str, digits)), sum(digits), weighted, last))
+        table[prev] = runs
+    return table
+
+
 class ANummers:
-    """LO3 A-nummers: 10 digits, no equal neighbours, digit sum = 5 (mod 11), weighted sum = 0.
+    """LO3 A-nummers: 10 digits, no equal neighbours, digit sum = 5 (mod 11), weighted sum
+    (weights 512, 256, ..., 2, 1) = 0 (mod 11).
 
-    The first 8 digits come from a counter written in base 9 (each digit skipping its
-    predecessor's value); the last two are solved from the two congruences.
+    The first 8 digits come from a counter written in base 9, each digit skipping its
+    predecessor's value (looked up 4 digits at a time); the last two are solved from the two
+    congruences.
     """
-
-    _WEIGHTS = [2 ** (9 - i) for i in range(8)]  # weights of digits 1..8; digit 9 has 2, digit 10 has 1
 
     def __init__(self) -> None:
         self._counter = 0
-
-    def _prefix(self, c: int) -> list[int]:
-        digits: list[int] = []
-        values = []
-        for _ in range(7):
-            values.append(c % 9)
-            c //= 9
-        values.append(c % 9)
-        values.reverse()
-        first = values[0] + 1  # 1..9
-        digits.append(first)
-        for v in values[1:]:
-            prev = digits[-1]
-            digits.append(v if v < prev else v + 1)
-        return digits
+        self._high = _digit_runs(first=True)[-1]
+        self._low = _digit_runs(first=False)
 
     def new(self) -> str:
         while True:
-            digits = self._prefix(self._counter)
+            high, low = divmod(self._counter, 9**4)
             self._counter += 1
-            s1 = sum(digits)
-            s2 = sum(d * w for d, w in zip(digits, self._WEIGHTS, strict=True))
+            h = self._high[high % 9**4]
+            lo = self._low[h[3]][low]
+            assert h is not None and lo is not None
+            s1 = h[1] + lo[1]
+            s2 = h[2] * 16 * 4 + lo[2] * 4  # digits 1-4 weigh 512..64, digits 5-8 weigh 32..4
             d9 = (-s2 - (5 - s1)) % 11
             d10 = (5 - s1 - d9) % 11
-            if d9 <= 9 and d10 <= 9 and d9 != digits[-1] and d10 != d9:
-                return "".join(map(str, digits)) + f"{d9}{d10}"
+            if d9 <= 9 and d10 <= 9 and d9 != lo[3] and d10 != d9:
+                return f"{h[0]}{lo[0]}{d9}{d10}"
 
 
 def is_valid_a_nummer(a: str) -> bool:
