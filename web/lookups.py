@@ -342,24 +342,30 @@ class LookupService:
         )
 
     def flag_lineage(self, flags: set[str]) -> dict[str, Lineage]:
-        """Per flag, the latest gated run that wrote its table: inputs, column lineage, run, code version."""
-        found: dict[str, Lineage] = {}
+        """Per flag, the latest gated run that wrote its own table (``signals.<flag>``).
+
+        Falls back to the run that wrote the union ``signals.flags`` when a flag has no table of
+        its own. Inputs, column lineage, run id and code version come from the gate's log entry.
+        """
+        own: dict[str, Lineage] = {}
+        union: Lineage | None = None
         for entry in self.log.entries():
             if entry.action != "gated_join" or not entry.output or entry.outcome != "uitgevoerd":
                 continue
-            table = entry.output
-            for flag in flags:
-                if table.endswith(f".{flag}") or table == "signals.flags":
-                    found[flag] = Lineage(
-                        table,
-                        entry.tijdstip[:19].replace("T", " "),
-                        entry.run_id,
-                        entry.purpose,
-                        entry.code_version,
-                        entry.inputs,
-                        dict(entry.details.get("lineage", {})),
-                    )
-        return found
+            lineage = Lineage(
+                entry.output,
+                entry.tijdstip[:19].replace("T", " "),
+                entry.run_id,
+                entry.purpose,
+                entry.code_version,
+                entry.inputs,
+                dict(entry.details.get("lineage", {})),
+            )
+            if entry.output == "signals.flags":
+                union = lineage
+            elif (flag := entry.output.removeprefix("signals.")) in flags:
+                own[flag] = lineage
+        return {flag: own.get(flag, union) for flag in flags if flag in own or union}
 
     def map_for(self, outcome: DetailOutcome, background: str | None = None):
         """Inline SVG of the panden of the flags and their neighbours (empty for front-line staff)."""

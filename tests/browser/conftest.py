@@ -1,7 +1,9 @@
 """Real-browser harness: the app under uvicorn on 127.0.0.1 and Debian's chromium via Playwright.
 
-No browser download is possible, so Playwright drives ``/usr/bin/chromium`` (``apt-get install
-chromium``). Screenshots of the main pages go to ``artifacts/screenshots/`` (gitignored).
+The warehouse is a real one: a generated municipality run through the main job (``run_pipeline``),
+published as a release; the targets the tests look up are picked from its flags. No browser
+download is possible, so Playwright drives ``/usr/bin/chromium`` (``apt-get install chromium``).
+Screenshots of the main pages go to ``artifacts/screenshots/`` (gitignored).
 """
 
 from __future__ import annotations
@@ -9,23 +11,24 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
 
+from pipelines.runner import run_pipeline
+from pipelines.warehouse import Warehouse, connect, current_release
+from sources.synthetic import generate
+from web.accounts import AccountStore
+from web.app import create_app
+from web.config import WebSettings
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from test_web_warehouse import build_warehouse  # noqa: E402
-
-from web.accounts import AccountStore  # noqa: E402
-from web.app import create_app  # noqa: E402
-from web.config import WebSettings  # noqa: E402
+ADDRESSES, SEED = 600, 7
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -49,14 +52,69 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Address:
+    postcode: str
+    huisnummer: str
+    huisletter: str
+    toevoeging: str
+
+
+@dataclass(frozen=True)
+class Demo:
+    root: Path
+    hit: Address  # an address with a flag the Bibob purpose may show
+    no_hit: Address  # an address in a street and pand without any flag
+    safety: Address  # an address with the staff_safety flag
+    safety_team: str
+
+
+ADDRESS_SQL = """SELECT a.postcode, CAST(a.huisnummer AS VARCHAR), coalesce(a.huisletter, ''),
+       coalesce(a.huisnummertoevoeging, '') FROM bag.adres a"""
+
+
+def _address(con, where: str) -> Address:
+    row = con.execute(f"{ADDRESS_SQL} WHERE {where} ORDER BY a.nummeraanduiding_id LIMIT 1").fetchone()
+    assert row is not None, f"the demo municipality has no address where {where}"
+    return Address(*row)
+
+
 @pytest.fixture(scope="session")
-def warehouse_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("browser-warehouse")
-    build_warehouse(root)
+def demo(tmp_path_factory) -> Demo:
+    base = tmp_path_factory.mktemp("browser-demo")
+    generate(base / "data", ADDRESSES, SEED)
+    outcome = run_pipeline(base / "data", base / "warehouse")
+    assert outcome.success, outcome.failures
+    root = base / "warehouse"
     store = AccountStore(root)
     for user, role in USERS.items():
         store.add(user, role, PASSWORD, f"Demo {user}", team="Team Ondermijning")
-    return root
+    con = connect(current_release(Warehouse(root)), read_only=True)
+    try:
+        flagged = "SELECT nummeraanduiding_id FROM signals.flags WHERE flag = '{}'"
+        hit = _address(con, f"a.nummeraanduiding_id IN ({flagged.format('enforcement_history')})")
+        safety = _address(con, f"a.nummeraanduiding_id IN ({flagged.format('staff_safety')})")
+        no_hit = _address(
+            con,
+            """a.nummeraanduiding_id NOT IN (SELECT nummeraanduiding_id FROM signals.flags
+                                             WHERE nummeraanduiding_id IS NOT NULL)
+               AND a.openbare_ruimte_id NOT IN (SELECT openbare_ruimte_id FROM signals.flags
+                                               WHERE openbare_ruimte_id IS NOT NULL)
+               AND a.adresseerbaar_object_id NOT IN (
+                   SELECT vp.verblijfsobject_id FROM bag.verblijfsobject_pand vp
+                   JOIN signals.flags f ON f.pand_id = vp.pand_id)""",
+        )
+        message = con.execute(
+            "SELECT evidence->>'message' FROM signals.flags WHERE flag = 'staff_safety' LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return Demo(root, hit, no_hit, safety, message.removeprefix("caution, contact "))
+
+
+@pytest.fixture(scope="session")
+def warehouse_root(demo) -> Path:
+    return demo.root
 
 
 @pytest.fixture(scope="session")

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import pytest
-from conftest import shot, sign_in
+from conftest import Address, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def search(page, postcode: str, huisnummer: str, purpose: str | None, case: str = "BIB-2026-0142") -> None:
+PSEUDONYM = re.compile(r"P[0-9a-f]{24}")
+
+
+def search(
+    page, address: Address, purpose: str | None, case: str = "BIB-2026-0142", postcode: str = ""
+) -> None:
     if purpose is not None:
         page.select_option("#doel", purpose)
     page.fill("#zaak", case)
-    page.fill("#postcode", postcode)
-    page.fill("#huisnummer", huisnummer)
+    page.fill("#postcode", postcode or address.postcode)
+    page.fill("#huisnummer", address.huisnummer)
+    page.fill("#huisletter", address.huisletter)
+    page.fill("#toevoeging", address.toevoeging)
     page.click("[data-testid=zoeken]")
 
 
@@ -27,7 +36,7 @@ def test_sign_in_page_and_wrong_password(page, base_url):
     assert "Gebruikersnaam of wachtwoord onjuist" in page.locator("[data-testid=foutmelding]").inner_text()
 
 
-def test_bibob_officer_hit_then_details(page, base_url):
+def test_bibob_officer_hit_then_details(page, base_url, demo):
     sign_in(page, base_url, "bibob")
     assert page.url.endswith("/zoeken")
     shot(page, "02-zoeken")
@@ -36,60 +45,62 @@ def test_bibob_officer_hit_then_details(page, base_url):
     page.check("input[name=soort][value=kvk]")
     assert page.locator("#kvk").is_visible()
     page.check("input[name=soort][value=address]")
-    search(page, "1234 AB", "3", "bibob_screening")
+    search(page, demo.hit, "bibob_screening")
     assert page.locator("[data-testid=uitslag] h1").inner_text() == "Treffer"
-    assert "/zoeken" in page.url and "1234" not in page.url
+    assert page.url.endswith("/zoeken") and demo.hit.postcode not in page.url
     shot(page, "03-treffer")
     page.click("[data-testid=details-opvragen]")
     assert page.locator("[data-testid=signaal]").count() >= 1
-    assert page.get_by_role("heading", name="Veel bedrijven in één pand").is_visible()
+    assert page.get_by_role("heading", name="Handhavingsverleden").first.is_visible()
+    assert page.locator("text=Familieleden elders in de gemeente").first.is_visible()
     assert page.locator("svg.kaart path.pand-focus").count() >= 1
     assert page.locator("svg.kaart path.pand").count() > 3  # the neighbours too
     page.locator("[data-testid=herkomst] summary").first.click()
-    assert page.locator("text=test-run-0001").first.is_visible()
+    assert page.locator("text=Berekend op").first.is_visible()  # the gated run that wrote the flag
     shot(page, "04-details")
 
 
-def test_no_hit(page, base_url):
+def test_no_hit(page, base_url, demo):
     sign_in(page, base_url, "bibob")
-    search(page, "1234AB", "1", "bibob_screening")
+    search(page, demo.no_hit, "bibob_screening")
     assert page.locator("[data-testid=uitslag] h1").inner_text() == "Geen treffer"
     assert page.locator("[data-testid=details-opvragen]").count() == 0
     shot(page, "05-geen-treffer")
 
 
-def test_frontline_sees_only_the_caution(page, base_url):
+def test_frontline_sees_only_the_caution(page, base_url, demo):
     sign_in(page, base_url, "balie")
     assert page.locator("h1").inner_text() == "Veiligheidscheck voor een huisbezoek"
     assert page.locator("#kvk").count() == 0
-    search(page, "1234AB", "7", "veiligheid_medewerkers", "VPD-2026-0007")
+    search(page, demo.safety, "veiligheid_medewerkers", "VPD-2026-0007")
     page.click("[data-testid=details-opvragen]")
     text = page.locator("main").inner_text()
-    assert "Let op: neem contact op met Team Handhaving Centrum" in text
-    assert "overbewoning" not in text.lower() and page.locator("svg").count() == 0
+    assert f"Let op: neem contact op met {demo.safety_team}" in text
+    assert "Herkomst" not in text and "Z-20" not in text and "agressie" not in text.lower()
+    assert page.locator("svg").count() == 0
     shot(page, "06-frontoffice")
 
 
-def test_lookup_without_purpose_is_refused(page, base_url):
+def test_lookup_without_purpose_is_refused(page, base_url, demo):
     sign_in(page, base_url, "bibob")
-    search(page, "1234AB", "3", None)
+    search(page, demo.hit, None)
     assert "Kies een doel" in page.locator("[data-testid=foutmelding]").inner_text()
     shot(page, "07-geweigerd-zonder-doel")
 
 
-def test_malformed_postcode_and_forged_csrf(page, base_url):
+def test_malformed_postcode_and_forged_csrf(page, base_url, demo):
     sign_in(page, base_url, "bibob")
-    search(page, "12345", "3", "bibob_screening")
+    search(page, demo.hit, "bibob_screening", postcode="12345")
     assert "De postcode is ongeldig" in page.locator("[data-testid=foutmelding]").inner_text()
     page.evaluate("document.querySelector('#zoekformulier input[name=csrf_token]').value = 'vervalst'")
-    search(page, "1234AB", "3", "bibob_screening")
+    search(page, demo.hit, "bibob_screening")
     assert "Formulier geweigerd" in page.locator("h1").inner_text()
     assert "CSRF" in page.locator("[data-testid=foutmelding]").inner_text()
 
 
-def test_privacy_officer_log_and_anomalies(page, base_url):
+def test_privacy_officer_log_and_anomalies(page, base_url, demo):
     sign_in(page, base_url, "bibob")
-    search(page, "1234AB", "9", "bibob_screening", "BIB-2026-0999")
+    search(page, demo.hit, "bibob_screening", "BIB-2026-0999")
     page.click("[data-testid=details-opvragen]")
     page.click("[data-testid=afmelden]")
     sign_in(page, base_url, "privacy")
@@ -97,7 +108,7 @@ def test_privacy_officer_log_and_anomalies(page, base_url):
     assert "keten intact" in page.locator("[data-testid=ketenstatus]").inner_text()
     table = page.locator("[data-testid=logtabel]").inner_text()
     assert "BIB-2026-0999" in table and "Raadplegen details" in table
-    assert "P0123456789abcdef01234567" not in page.content()
+    assert not PSEUDONYM.search(page.content())  # persons in the evidence are not shown
     shot(page, "08-verwerkingslog")
     with page.expect_download() as download:
         page.click("[data-testid=export-csv]")
@@ -123,3 +134,4 @@ def test_export_geopackage(page, base_url, tmp_path):
     assert target.suffix == ".gpkg"
     frame = gpd.read_file(target, layer="gemarkeerde_adressen")
     assert frame.crs.to_epsg() == 28992 and len(frame) >= 3
+    assert frame.geometry.notna().sum() >= 1 and "enforcement_history" in set(frame["flag"])
