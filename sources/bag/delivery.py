@@ -1,0 +1,156 @@
+"""Find the deelbestanden of an LVBAG 2.x delivery.
+
+Accepted shapes (national and municipal extracts share the layout):
+
+* the extract as delivered: an outer zip holding one zip per object type (``9999VBO15092020.zip``
+  ...), ``9999InOnderzoek…zip`` (itself a zip of zips) and ``Leveringsdocument-BAG-Extract.xml``;
+  all seven object-type zips must be present;
+* a single object-type zip (``9999VBO15092020.zip``) holding XML deelbestanden;
+* a plain deelbestand XML file, or a folder holding any of the above.
+
+Inner zips are copied to a scratch folder so that worker processes can open them directly (a zip
+inside a zip cannot be seeked without inflating it again). ``Inactief``, ``NietBag`` and
+``GEM-WPL-RELATIE`` are not loaded: they are listed in :attr:`Delivery.skipped`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sources.bag.objects import OBJECT_TYPES
+from sources.bag.scanner import GEMEENTE, STAND_DATE
+from sources.errors import SourceError
+
+_OBJECT_ZIP = re.compile(r"^\d{4}(WPL|OPR|NUM|VBO|PND|LIG|STA)\d{8}\.zip$", re.IGNORECASE)
+_SKIPPED = re.compile(r"(Inactief|NietBag|GEM-WPL-RELATIE|\d{4}(IA|NB)[A-Z]{3}\d{8})", re.IGNORECASE)
+_TYPE_IN_NAME = re.compile(r"^\d{4}(IO)?(WPL|OPR|NUM|VBO|PND|LIG|STA)\d{8}", re.IGNORECASE)
+LEVERINGSDOCUMENT = "Leveringsdocument-BAG-Extract.xml"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One XML deelbestand: a file on disk, or a member of a zip on disk."""
+
+    name: str  # shown in errors and rejects: outer file / inner zip / member
+    path: str
+    member: str | None = None
+    size: int = 0
+
+    @property
+    def type_hint(self) -> str | None:
+        """Object type from the Kadaster file name (``0221VBO…``), if it follows the convention."""
+        m = _TYPE_IN_NAME.match(Path(self.member or self.path).name)
+        return m.group(2).upper() if m else None
+
+
+@dataclass
+class Delivery:
+    source: Path
+    parts: list[Part] = field(default_factory=list)
+    stand_technische_datum: str | None = None
+    gemeenten: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def xml_bytes(self) -> int:
+        return sum(p.size for p in self.parts)
+
+
+def _ignored(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return (
+        name.startswith("__MACOSX/")
+        or "/__MACOSX/" in name
+        or base == ".DS_Store"
+        or base.startswith("._")
+        or name.endswith("/")
+    )
+
+
+def _read_leveringsdocument(delivery: Delivery, name: str, data: bytes) -> None:
+    if b"BAG-Extract-Levering" not in data[:4096]:
+        raise SourceError(name, "not a BAG-Extract-Levering document")
+    if m := STAND_DATE.search(data):
+        delivery.stand_technische_datum = m.group(1).decode()
+    delivery.gemeenten.extend(g.decode() for g in GEMEENTE.findall(data))
+
+
+def _open_zip(path: Path, name: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SourceError(name, f"not a readable zip file: {exc}") from exc
+
+
+def _collect_zip(delivery: Delivery, path: Path, name: str, scratch: Path, *, outer: bool) -> None:
+    with _open_zip(path, name) as zf:
+        members = [i for i in zf.infolist() if not _ignored(i.filename)]
+        zips = [i for i in members if i.filename.lower().endswith(".zip")]
+        if outer and zips:
+            found = {m.group(1).upper() for i in zips if (m := _OBJECT_ZIP.match(Path(i.filename).name))}
+            missing = [t for t in OBJECT_TYPES if t not in found]
+            if missing:
+                raise SourceError(
+                    name,
+                    f"LVBAG extract without the expected inner object zips: missing {', '.join(missing)} "
+                    f"(expected one <gemeente/9999><TYPE><date>.zip per type {', '.join(OBJECT_TYPES)})",
+                )
+        for info in members:
+            inner_name = f"{name}/{info.filename}"
+            base = Path(info.filename).name
+            lower = base.lower()
+            if _SKIPPED.search(base):
+                delivery.skipped.append(inner_name)
+            elif lower == LEVERINGSDOCUMENT.lower():
+                _read_leveringsdocument(delivery, inner_name, zf.read(info))
+            elif lower.endswith(".zip"):
+                target = scratch / f"{len(list(scratch.iterdir()))}-{base}"
+                try:
+                    with zf.open(info) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise SourceError(inner_name, f"cannot extract: {exc}") from exc
+                _collect_zip(delivery, target, inner_name, scratch, outer=False)
+            elif lower.endswith(".xml"):
+                delivery.parts.append(Part(inner_name, str(path), info.filename, info.file_size))
+            else:
+                delivery.skipped.append(inner_name)
+
+
+def _collect_file(delivery: Delivery, path: Path, scratch: Path) -> None:
+    lower = path.name.lower()
+    if lower.endswith(".zip"):
+        _collect_zip(delivery, path, path.name, scratch, outer=True)
+    elif lower == LEVERINGSDOCUMENT.lower():
+        _read_leveringsdocument(delivery, path.name, path.read_bytes())
+    elif lower.endswith(".xml"):
+        if _SKIPPED.search(path.name):
+            delivery.skipped.append(path.name)
+        else:
+            delivery.parts.append(Part(path.name, str(path), None, path.stat().st_size))
+    else:
+        raise SourceError(path.name, "not an LVBAG delivery file (expected .zip or .xml)")
+
+
+def find_parts(source: Path, scratch: Path) -> Delivery:
+    """All deelbestanden of a delivery at ``source`` (file or folder); inner zips go to ``scratch``."""
+    delivery = Delivery(source=source)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.is_file() and not _ignored(p.name))
+        if not files:
+            raise SourceError(str(source), "empty delivery folder")
+        for path in files:
+            _collect_file(delivery, path, scratch)
+    elif source.is_file():
+        _collect_file(delivery, source, scratch)
+    else:
+        raise SourceError(str(source), "no such file or folder")
+    if not delivery.parts:
+        raise SourceError(str(source), "no LVBAG deelbestanden (XML) found")
+    # Largest first: keeps both workers busy until the end.
+    delivery.parts.sort(key=lambda p: -p.size)
+    return delivery

@@ -1,0 +1,317 @@
+"""Load an LVBAG delivery into the ``bag`` schema of a DuckDB connection.
+
+Every voorkomen goes into ``bag.history_<table>`` as the worker processes hand their Arrow tables
+back (this process is the one DuckDB writer). The current state is then selected in SQL: per
+object the voorkomen valid on ``as_of`` (default: the extract's StandTechnischeDatum) that was
+registered by then and not ended or corrected in the registration by then. On the stand date
+this is: begin <= as_of < eind (or no eind) and ``eindRegistratie`` null. Two such voorkomens
+for one object are a data error: the latest registered one is kept and the others go to
+``rejects.bag``. Link tables, ``bag.adres`` and ``bag.levering`` are derived last.
+
+The caller owns the transaction (see ``assets.ingest.bag.load_bag``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from sources.bag.delivery import find_parts
+from sources.bag.objects import ID_COLUMNS, OBJECT_TYPES, TABLES
+from sources.bag.reader import read_delivery
+from sources.errors import Reject, SourceError
+
+VOORKOMEN = (
+    ("voorkomen_id", "INTEGER", "CAST(voorkomen_id AS INTEGER)"),
+    ("begin_geldigheid", "DATE", "CAST(begin_geldigheid AS DATE)"),
+    ("eind_geldigheid", "DATE", "CAST(eind_geldigheid AS DATE)"),
+    ("tijdstip_registratie", "TIMESTAMP", "CAST(tijdstip_registratie AS TIMESTAMP)"),
+    ("eind_registratie", "TIMESTAMP", "CAST(eind_registratie AS TIMESTAMP)"),
+    ("geconstateerd", "BOOLEAN", "geconstateerd = 'J'"),
+    ("documentdatum", "DATE", "CAST(documentdatum AS DATE)"),
+    ("documentnummer", "VARCHAR", "documentnummer"),
+)
+
+
+def _v(name: str) -> tuple[str, str, str]:
+    return (name, "VARCHAR", name)
+
+
+def _int(name: str) -> tuple[str, str, str]:
+    return (name, "INTEGER", f"CAST({name} AS INTEGER)")
+
+
+_GEOM = ("geometry", "GEOMETRY", "ST_GeomFromWKB(geometry)")
+_XY = (("x", "DOUBLE", "x"), ("y", "DOUBLE", "y"))
+_NEVEN = ("nevenadres_ids", "VARCHAR[]", "nevenadres_ids")
+
+# Per type the columns after the id and voorkomen columns: (name, SQL type, select expression).
+ATTRIBUTES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "WPL": (_v("naam"), _v("status"), _GEOM),
+    "OPR": (_v("naam"), _v("type"), _v("status"), _v("woonplaats_id")),
+    "NUM": (
+        _int("huisnummer"),
+        _v("huisletter"),
+        _v("huisnummertoevoeging"),
+        _v("postcode"),
+        _v("type_adresseerbaar_object"),
+        _v("status"),
+        _v("openbare_ruimte_id"),
+        _v("woonplaats_id"),
+    ),
+    "VBO": (
+        _v("hoofdadres_id"),
+        _int("oppervlakte"),
+        _v("status"),
+        *_XY,
+        _GEOM,
+        ("vlak", "GEOMETRY", "ST_GeomFromWKB(vlak)"),
+        ("gebruiksdoelen", "VARCHAR[]", "gebruiksdoelen"),
+        ("pand_ids", "VARCHAR[]", "pand_ids"),
+        _NEVEN,
+    ),
+    "PND": (
+        _int("oorspronkelijk_bouwjaar"),
+        _v("status"),
+        _GEOM,
+        ("geometry_valid", "BOOLEAN", "geometry_valid"),
+        _v("geometry_invalid_reason"),
+    ),
+    "LIG": (_v("hoofdadres_id"), _v("status"), *_XY, _GEOM, _NEVEN),
+    "STA": (_v("hoofdadres_id"), _v("status"), *_XY, _GEOM, _NEVEN),
+}
+LIST_COLUMNS = ("gebruiksdoelen", "pand_ids", "nevenadres_ids")
+
+IN_ONDERZOEK = (
+    _v("object_type"),
+    _v("object_id"),
+    _v("kenmerk"),
+    ("in_onderzoek", "BOOLEAN", "in_onderzoek = 'J'"),
+    ("begin_geldigheid", "DATE", "CAST(begin_geldigheid AS DATE)"),
+    ("eind_geldigheid", "DATE", "CAST(eind_geldigheid AS DATE)"),
+    ("tijdstip_registratie", "TIMESTAMP", "CAST(tijdstip_registratie AS TIMESTAMP)"),
+    ("eind_registratie", "TIMESTAMP", "CAST(eind_registratie AS TIMESTAMP)"),
+    ("documentdatum", "DATE", "CAST(documentdatum AS DATE)"),
+    _v("documentnummer"),
+)
+
+DERIVED_TABLES = (
+    "verblijfsobject_gebruiksdoel",
+    "verblijfsobject_pand",
+    "nevenadres",
+    "adres",
+    "in_onderzoek",
+    "levering",
+)
+
+
+def history_columns(object_type: str) -> tuple[tuple[str, str, str], ...]:
+    return (_v(ID_COLUMNS[object_type]), *VOORKOMEN, *ATTRIBUTES[object_type])
+
+
+def all_tables() -> list[str]:
+    """Every table this load (re)creates, qualified."""
+    names = [f"bag.{TABLES[t]}" for t in OBJECT_TYPES] + [f"bag.history_{TABLES[t]}" for t in OBJECT_TYPES]
+    return names + [f"bag.{t}" for t in DERIVED_TABLES]
+
+
+@dataclass
+class LoadStats:
+    current: dict[str, int]  # object type -> current objects
+    voorkomens: dict[str, int]  # object type -> all voorkomens (history rows)
+    rejects: list[Reject]
+    xml_bytes: int
+    stand_technische_datum: dt.date | None
+    as_of: dt.date
+    in_onderzoek: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _create(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str, str, str], ...]) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t, _ in columns)})")
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[tuple[str, str, str], ...],
+    data: pa.Table,
+    source: str,
+) -> None:
+    con.register("_bag_part", data)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT {', '.join(e for _, _, e in columns)} FROM _bag_part")
+    except duckdb.Error as exc:
+        raise SourceError(source, f"invalid value: {exc}") from exc
+    finally:
+        con.unregister("_bag_part")
+
+
+def _current_condition(as_of: dt.date) -> str:
+    day = as_of.isoformat()
+    return (
+        f"begin_geldigheid <= DATE '{day}' AND (eind_geldigheid IS NULL OR eind_geldigheid > DATE '{day}') "
+        f"AND tijdstip_registratie < DATE '{day}' + INTERVAL 1 DAY "
+        f"AND (eind_registratie IS NULL OR eind_registratie >= DATE '{day}' + INTERVAL 1 DAY)"
+    )
+
+
+def _select_current(
+    con: duckdb.DuckDBPyConnection, object_type: str, as_of: dt.date, source: str
+) -> list[Reject]:
+    table = TABLES[object_type]
+    ident = ID_COLUMNS[object_type]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _cur_{table} AS
+        SELECT *, row_number() OVER latest AS _rank, first(voorkomen_id) OVER latest AS _kept
+        FROM bag.history_{table} WHERE {_current_condition(as_of)}
+        WINDOW latest AS (PARTITION BY {ident} ORDER BY tijdstip_registratie DESC, voorkomen_id DESC)"""
+    )
+    dupes = con.execute(
+        f"SELECT {ident}, voorkomen_id, _kept FROM _cur_{table} WHERE _rank > 1 ORDER BY 1, 2"
+    ).fetchall()
+    con.execute(f"DELETE FROM _cur_{table} WHERE _rank > 1")
+    lists = [c for c in LIST_COLUMNS if c in {n for n, _, _ in ATTRIBUTES[object_type]}]
+    exclude = ", ".join(["_rank", "_kept", *lists])
+    con.execute(f"DROP TABLE IF EXISTS bag.{table}")
+    con.execute(
+        f"CREATE TABLE bag.{table} AS SELECT * EXCLUDE ({exclude}) FROM _cur_{table} ORDER BY {ident}"
+    )
+    return [
+        Reject(
+            source,
+            f"{object_type} {oid} voorkomen {vid}",
+            f"duplicate current voorkomen: voorkomen {kept} of the same object is also valid "
+            f"on {as_of}; kept {kept}",
+        )
+        for oid, vid, kept in dupes
+    ]
+
+
+def _derive(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP TABLE IF EXISTS bag.verblijfsobject_gebruiksdoel")
+    con.execute(
+        "CREATE TABLE bag.verblijfsobject_gebruiksdoel AS "
+        "SELECT verblijfsobject_id, unnest(gebruiksdoelen) AS gebruiksdoel "
+        "FROM _cur_verblijfsobject ORDER BY ALL"
+    )
+    con.execute("DROP TABLE IF EXISTS bag.verblijfsobject_pand")
+    con.execute(
+        "CREATE TABLE bag.verblijfsobject_pand AS SELECT verblijfsobject_id, unnest(pand_ids) AS pand_id "
+        "FROM _cur_verblijfsobject ORDER BY ALL"
+    )
+    con.execute("DROP TABLE IF EXISTS bag.nevenadres")
+    con.execute(
+        """CREATE TABLE bag.nevenadres AS
+        SELECT * FROM (
+            SELECT 'VBO' AS object_type, verblijfsobject_id AS object_id,
+                   unnest(nevenadres_ids) AS nummeraanduiding_id
+            FROM _cur_verblijfsobject
+            UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids) FROM _cur_ligplaats
+            UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids) FROM _cur_standplaats)
+        ORDER BY ALL"""
+    )
+    con.execute("DROP TABLE IF EXISTS bag.adres")
+    con.execute(
+        """CREATE TABLE bag.adres AS
+        WITH objecten AS (
+            SELECT 'VBO' AS object_type, verblijfsobject_id AS oid, hoofdadres_id, status, x, y
+            FROM bag.verblijfsobject
+            UNION ALL SELECT 'LIG', ligplaats_id, hoofdadres_id, status, x, y FROM bag.ligplaats
+            UNION ALL SELECT 'STA', standplaats_id, hoofdadres_id, status, x, y FROM bag.standplaats
+        ), koppeling AS (
+            SELECT hoofdadres_id AS nid, object_type, oid, true AS hoofd
+            FROM objecten WHERE hoofdadres_id IS NOT NULL
+            UNION ALL SELECT nummeraanduiding_id, object_type, object_id, false FROM bag.nevenadres
+        ), gekozen AS (
+            SELECT k.nid, k.object_type, k.oid, k.hoofd, o.status, o.x, o.y
+            FROM koppeling k JOIN objecten o USING (object_type, oid)
+            QUALIFY row_number() OVER (PARTITION BY k.nid ORDER BY k.hoofd DESC, k.object_type, k.oid)
+                = 1
+        )
+        SELECT n.nummeraanduiding_id, n.openbare_ruimte_id, r.naam AS openbare_ruimte_naam,
+               n.huisnummer, n.huisletter, n.huisnummertoevoeging, n.postcode,
+               coalesce(n.woonplaats_id, r.woonplaats_id) AS woonplaats_id, w.naam AS woonplaats_naam,
+               g.oid AS adresseerbaar_object_id, g.object_type, g.hoofd AS is_hoofdadres,
+               n.status, g.status AS object_status, g.x, g.y
+        FROM bag.nummeraanduiding n
+        LEFT JOIN bag.openbare_ruimte r ON r.openbare_ruimte_id = n.openbare_ruimte_id
+        LEFT JOIN bag.woonplaats w ON w.woonplaats_id = coalesce(n.woonplaats_id, r.woonplaats_id)
+        LEFT JOIN gekozen g ON g.nid = n.nummeraanduiding_id
+        ORDER BY n.nummeraanduiding_id"""
+    )
+    for table in ("verblijfsobject", "ligplaats", "standplaats"):
+        con.execute(f"DROP TABLE IF EXISTS _cur_{table}")
+
+
+def load_into(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    *,
+    as_of: dt.date | None = None,
+    processes: int | None = None,
+) -> LoadStats:
+    """Read the delivery at ``source`` and (re)create every ``bag`` table on ``con``.
+
+    Raises :class:`SourceError` for an unreadable delivery; the caller's transaction then rolls
+    back. Invalid records are returned as rejects (the caller writes ``rejects.bag``).
+    """
+    source = Path(source)
+    con.execute("CREATE SCHEMA IF NOT EXISTS bag")
+    for t in OBJECT_TYPES:
+        _create(con, f"bag.history_{TABLES[t]}", history_columns(t))
+    _create(con, "bag.in_onderzoek", IN_ONDERZOEK)
+    rejects: list[Reject] = []
+    xml_bytes = 0
+    stand: str | None = None
+    gemeenten: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bag-") as scratch:
+        delivery = find_parts(source, Path(scratch))
+        stand = delivery.stand_technische_datum
+        gemeenten = list(delivery.gemeenten)
+        for result in read_delivery(delivery.parts, processes):
+            xml_bytes += result.bytes
+            rejects.extend(result.rejects)
+            header = result.header
+            if header is not None:
+                stand = stand or header.stand_technische_datum
+                gemeenten.extend(g for g in header.gemeenten if g not in gemeenten)
+            for table in result.tables:
+                if result.kind == "IO":
+                    _insert(con, "bag.in_onderzoek", IN_ONDERZOEK, table, result.name)
+                else:
+                    kind = result.kind or ""
+                    _insert(con, f"bag.history_{TABLES[kind]}", history_columns(kind), table, result.name)
+    stand_date = dt.date.fromisoformat(stand) if stand else None
+    effective = as_of or stand_date
+    if effective is None:
+        raise SourceError(str(source), "no StandTechnischeDatum in the delivery; pass as_of")
+    for t in OBJECT_TYPES:
+        rejects.extend(_select_current(con, t, effective, source.name))
+    _derive(con)
+    con.execute("DROP TABLE IF EXISTS bag.levering")
+    con.execute(
+        "CREATE TABLE bag.levering AS SELECT ?::DATE AS stand_technische_datum, ?::DATE AS as_of, "
+        "?::VARCHAR AS gemeenten, ?::VARCHAR AS source_file, now()::TIMESTAMP AS loaded_at",
+        [stand_date, effective, ",".join(gemeenten), source.name],
+    )
+    count = {t: con.execute(f"SELECT count(*) FROM bag.{TABLES[t]}").fetchone()[0] for t in OBJECT_TYPES}
+    history = {
+        t: con.execute(f"SELECT count(*) FROM bag.history_{TABLES[t]}").fetchone()[0] for t in OBJECT_TYPES
+    }
+    return LoadStats(
+        current=count,
+        voorkomens=history,
+        rejects=rejects,
+        xml_bytes=xml_bytes,
+        stand_technische_datum=stand_date,
+        as_of=effective,
+        in_onderzoek=con.execute("SELECT count(*) FROM bag.in_onderzoek").fetchone()[0],
+        skipped=delivery.skipped,
+    )

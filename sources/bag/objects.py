@@ -1,0 +1,385 @@
+"""Turn ``stand`` blocks into columnar Arrow tables: one row per voorkomen.
+
+Each block holds one voorkomen of one object. Leaf elements are picked up by local name with one
+regular expression (namespace prefixes are ignored), so element order does not matter. Fields
+whose meaning depends on their parent element are read from that element's section:
+``heeftAlsNevenadres`` (nummeraanduiding refs) and ``geometrie`` (GML 3.2).
+
+Values stay raw strings here; types (dates, integers) are cast in SQL at load
+(:mod:`sources.bag.load`). Geometry is turned into 2-D WKB in RD New (the z of the 3-D
+``posList`` is dropped, it is always 0 in the BAG); shapely computes, vectorised per batch, the
+validity of pand polygons and the point on surface of ligplaats/standplaats/vlak-verblijfsobject.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import struct
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from sources.errors import Reject
+
+OBJECT_TYPES = ("WPL", "OPR", "NUM", "VBO", "PND", "LIG", "STA")
+
+# Type code at positions 5-6 of a 16-digit BAG id (woonplaats ids are 4 digits).
+TYPE_CODES = {"VBO": b"01", "LIG": b"02", "STA": b"03", "PND": b"10", "NUM": b"20", "OPR": b"30"}
+
+TABLES = {
+    "WPL": "woonplaats",
+    "OPR": "openbare_ruimte",
+    "NUM": "nummeraanduiding",
+    "VBO": "verblijfsobject",
+    "PND": "pand",
+    "LIG": "ligplaats",
+    "STA": "standplaats",
+}
+ID_COLUMNS = {t: f"{TABLES[t]}_id" for t in OBJECT_TYPES}
+
+VOORKOMEN_FIELDS = (
+    ("voorkomen_id", b"voorkomenidentificatie"),
+    ("begin_geldigheid", b"beginGeldigheid"),
+    ("eind_geldigheid", b"eindGeldigheid"),
+    ("tijdstip_registratie", b"tijdstipRegistratie"),
+    ("eind_registratie", b"eindRegistratie"),
+    ("geconstateerd", b"geconstateerd"),
+    ("documentdatum", b"documentdatum"),
+    ("documentnummer", b"documentnummer"),
+)
+
+# Per type: (column, leaf element local name) of the single-valued attributes.
+FIELDS: dict[str, tuple[tuple[str, bytes], ...]] = {
+    "WPL": (("naam", b"naam"), ("status", b"status")),
+    "OPR": (("naam", b"naam"), ("type", b"type"), ("status", b"status"), ("woonplaats_id", b"WoonplaatsRef")),
+    "NUM": (
+        ("huisnummer", b"huisnummer"),
+        ("huisletter", b"huisletter"),
+        ("huisnummertoevoeging", b"huisnummertoevoeging"),
+        ("postcode", b"postcode"),
+        ("type_adresseerbaar_object", b"typeAdresseerbaarObject"),
+        ("status", b"status"),
+        ("openbare_ruimte_id", b"OpenbareRuimteRef"),
+        ("woonplaats_id", b"WoonplaatsRef"),
+    ),
+    "VBO": (("oppervlakte", b"oppervlakte"), ("status", b"status")),
+    "PND": (("oorspronkelijk_bouwjaar", b"oorspronkelijkBouwjaar"), ("status", b"status")),
+    "LIG": (("status", b"status"),),
+    "STA": (("status", b"status"),),
+}
+HAS_ADRES = ("VBO", "LIG", "STA")
+HAS_GEOMETRY = ("WPL", "VBO", "PND", "LIG", "STA")
+
+_LEAF = re.compile(rb"<(?:[\w.-]++:)?(\w++)(?:\s[^>]*+)?>([^<]*+)</")
+_GEOM_TOKEN = re.compile(rb"<(?:[\w.-]+:)?(Point|Polygon|exterior|interior|posList|pos)\b([^>]*)>([^<]*)")
+_SRS_DIM = re.compile(rb'srsDimension="(\d)"')
+_REF = re.compile(rb"Ref\b[^>]*>\s*([^<\s]+)\s*<")
+_ENTITY = re.compile(rb"&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);")
+_NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
+
+IO_TYPES = {
+    b"identificatieVanVerblijfsobject": "VBO",
+    b"identificatieVanPand": "PND",
+    b"identificatieVanNummeraanduiding": "NUM",
+    b"identificatieVanOpenbareRuimte": "OPR",
+    b"identificatieVanOpenbareruimte": "OPR",
+    b"identificatieVanWoonplaats": "WPL",
+    b"identificatieVanLigplaats": "LIG",
+    b"identificatieVanStandplaats": "STA",
+}
+
+
+class GeometryError(ValueError):
+    """A geometry that cannot be read from its GML."""
+
+
+def _unescape_entity(m: re.Match[bytes]) -> bytes:
+    name = m.group(1)
+    if name.startswith(b"#x"):
+        return chr(int(name[2:], 16)).encode()
+    if name.startswith(b"#"):
+        return chr(int(name[1:])).encode()
+    return _NAMED[name]
+
+
+def leaves(block: bytes) -> list[tuple[bytes, bytes]]:
+    """(local name, text) of every leaf element of a block, in document order."""
+    found = _LEAF.findall(block)
+    if b"&" in block:
+        found = [(k, _ENTITY.sub(_unescape_entity, v)) for k, v in found]
+    return found
+
+
+def section(block: bytes, name: bytes) -> bytes | None:
+    """The content of the first element with local name ``name`` (None if absent)."""
+    start = block.find(b":" + name + b">")
+    if start < 0:
+        start = block.find(b"<" + name + b">")
+        if start < 0:
+            return None
+    end = block.find(name + b">", start + len(name) + 2)
+    return block[start : end if end >= 0 else len(block)]
+
+
+def valid_id(object_type: str, ident: bytes) -> bool:
+    if object_type == "WPL":
+        return len(ident) == 4 and ident.isdigit()
+    return len(ident) == 16 and ident.isdigit() and ident[4:6] == TYPE_CODES[object_type]
+
+
+def _coords(text: bytes, dim: int) -> np.ndarray:
+    try:
+        values = np.array(text.split(), dtype=np.float64)
+    except ValueError as exc:
+        raise GeometryError(f"coordinates are not numbers: {exc}") from None
+    if values.size == 0 or values.size % dim:
+        raise GeometryError(f"{values.size} coordinate values do not form {dim}-D positions")
+    pts = values.reshape(-1, dim)
+    return np.ascontiguousarray(pts[:, :2]) if dim > 2 else pts
+
+
+def geometry_wkb(geom: bytes) -> tuple[str, bytes]:
+    """('point' | 'polygon' | 'multipolygon', 2-D WKB) of a BAG ``geometrie`` section."""
+    m = _SRS_DIM.search(geom)
+    dim = int(m.group(1)) if m else 2
+    point: bytes | None = None
+    polygons: list[list[np.ndarray]] = []
+    for tag, _attrs, text in _GEOM_TOKEN.findall(geom):
+        if tag == b"Polygon":
+            polygons.append([])
+        elif tag == b"pos" and not polygons:
+            xy = _coords(text, dim)
+            if len(xy) != 1:
+                raise GeometryError("a gml:Point needs exactly one position")
+            point = b"\x01\x01\x00\x00\x00" + xy.tobytes()
+        elif tag == b"posList":
+            if not polygons:
+                raise GeometryError("gml:posList outside a gml:Polygon")
+            ring = _coords(text, dim)
+            if len(ring) < 4:
+                raise GeometryError(f"a ring needs at least 4 positions, found {len(ring)}")
+            polygons[-1].append(ring)
+    if point is not None and not polygons:
+        return "point", point
+    if not polygons or any(not p for p in polygons):
+        raise GeometryError("no gml:Point or gml:Polygon with a ring")
+    parts = [
+        b"\x01\x03\x00\x00\x00"
+        + struct.pack("<I", len(rings))
+        + b"".join(struct.pack("<I", len(r)) + r.tobytes() for r in rings)
+        for rings in polygons
+    ]
+    if len(parts) == 1:
+        return "polygon", parts[0]
+    return "multipolygon", b"\x01\x06\x00\x00\x00" + struct.pack("<I", len(parts)) + b"".join(parts)
+
+
+def _strings(values: list) -> pa.Array:
+    return pa.array(values, pa.binary()).cast(pa.string())
+
+
+def _string_lists(values: list[list[bytes]]) -> pa.Array:
+    return pa.array(values, pa.list_(pa.binary())).cast(pa.list_(pa.string()))
+
+
+class ObjectBatch:
+    """Columns for the voorkomens of one object type, filled block by block."""
+
+    def __init__(self, object_type: str, source_file: str):
+        self.object_type = object_type
+        self.source_file = source_file
+        self.id_column = ID_COLUMNS[object_type]
+        self.fields = ((self.id_column, b"identificatie"), *VOORKOMEN_FIELDS, *FIELDS[object_type])
+        keys = [key for _, key in self.fields]
+        self.template = dict.fromkeys(keys)
+        self.values = operator.itemgetter(*keys)
+        self.type_code = TYPE_CODES.get(object_type, b"")
+        self.has_geometry = object_type in HAS_GEOMETRY
+        self.has_adres = object_type in HAS_ADRES
+        self.is_vbo = object_type == "VBO"
+        self.rows: list[tuple[bytes | None, ...]] = []
+        self.wkb: list[bytes] = []
+        self.kind: list[str] = []
+        self.hoofdadres: list[bytes | None] = []
+        self.lists: dict[str, list[list[bytes]]] = {}
+        if self.has_adres:
+            self.lists["nevenadres_ids"] = []
+        if object_type == "VBO":
+            self.lists.update(gebruiksdoelen=[], pand_ids=[])
+        self.rejects: list[Reject] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _reject(self, d: dict[bytes, bytes], reason: str) -> None:
+        ident = (d.get(b"identificatie") or b"?").decode("utf-8", "replace")
+        vid = (d.get(b"voorkomenidentificatie") or b"?").decode("utf-8", "replace")
+        self.rejects.append(Reject(self.source_file, f"{self.object_type} {ident} voorkomen {vid}", reason))
+
+    def add(self, block: bytes) -> None:
+        """Add one ``stand`` block (comments already removed by the scanner)."""
+        found = _LEAF.findall(block)
+        if b"&" in block:
+            found = [(k, _ENTITY.sub(_unescape_entity, v)) for k, v in found]
+        d = self.template.copy()
+        d.update(found)
+        ident = d[b"identificatie"] or b""
+        if self.type_code:
+            ok = len(ident) == 16 and ident.isdigit() and ident[4:6] == self.type_code
+        else:
+            ok = len(ident) == 4 and ident.isdigit()
+        if not ok:
+            expected = (
+                f"16 digits with type code {self.type_code.decode()} at positions 5-6"
+                if self.type_code
+                else "4 digits"
+            )
+            self._reject(d, f"invalid {self.object_type} identificatie (expected {expected})")
+            return
+        if not (d[b"voorkomenidentificatie"] or b"").isdigit():
+            self._reject(d, "missing or non-numeric voorkomenidentificatie")
+            return
+        if self.has_geometry:
+            try:
+                kind, wkb = _geometry(block, d)
+            except GeometryError as exc:
+                self._reject(d, f"unparsable geometry: {exc}")
+                return
+            self.wkb.append(wkb)
+            self.kind.append(kind)
+        if self.has_adres:
+            if b"Nevenadres" in block:
+                hoofd = section(block, b"heeftAlsHoofdadres")
+                m = _REF.search(hoofd) if hoofd else None
+                self.hoofdadres.append(m.group(1) if m else None)
+                self.lists["nevenadres_ids"].append(
+                    _REF.findall(section(block, b"heeftAlsNevenadres") or b"")
+                )
+            else:
+                self.hoofdadres.append(d.get(b"NummeraanduidingRef"))
+                self.lists["nevenadres_ids"].append([])
+        if self.is_vbo:
+            doelen: list[bytes] = []
+            panden: list[bytes] = []
+            for k, v in found:
+                if k == b"gebruiksdoel":
+                    doelen.append(v)
+                elif k == b"PandRef":
+                    panden.append(v)
+            self.lists["gebruiksdoelen"].append(doelen)
+            self.lists["pand_ids"].append(panden)
+        self.rows.append(self.values(d))
+
+    def to_arrow(self) -> pa.Table:
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.fields)
+        data = {col: _strings(list(values)) for (col, _), values in zip(self.fields, columns, strict=True)}
+        if self.has_adres:
+            data["hoofdadres_id"] = _strings(self.hoofdadres)
+        for c, v in self.lists.items():
+            data[c] = _string_lists(v)
+        if self.has_geometry:
+            data.update(_geometry_columns(self.object_type, self.wkb, self.kind))
+        return pa.table(data)
+
+
+_POINT_WKB = b"\x01\x01\x00\x00\x00"
+_POLYGON_WKB = b"\x01\x03\x00\x00\x00\x01\x00\x00\x00"
+
+
+def _geometry(block: bytes, d: dict[bytes, bytes]) -> tuple[str, bytes]:
+    """Fast paths for a point and a one-ring polygon; anything else via :func:`geometry_wkb`."""
+    if b"Polygon" not in block:
+        pos = d.get(b"pos")
+        if pos is not None:
+            values = pos.split()
+            if len(values) not in (2, 3):
+                raise GeometryError(f"a gml:pos needs 2 or 3 values, found {len(values)}")
+            try:
+                return "point", _POINT_WKB + struct.pack("<dd", float(values[0]), float(values[1]))
+            except ValueError:
+                raise GeometryError("coordinates are not numbers") from None
+    elif block.count(b"posList") == 2 and block.count(b"Polygon") == 2 and b"interior" not in block:
+        m = _SRS_DIM.search(block)
+        ring = _coords(d.get(b"posList", b""), int(m.group(1)) if m else 2)
+        if len(ring) < 4:
+            raise GeometryError(f"a ring needs at least 4 positions, found {len(ring)}")
+        return "polygon", _POLYGON_WKB + struct.pack("<I", len(ring)) + ring.tobytes()
+    geom = section(block, b"geometrie")
+    if geom is None:
+        raise GeometryError("no geometrie element")
+    return geometry_wkb(geom)
+
+
+def _geometry_columns(object_type: str, wkb: list[bytes], kind: list[str]) -> dict[str, pa.Array]:
+    geoms = shapely.from_wkb(np.array(wkb, dtype=object))
+    out: dict[str, pa.Array] = {}
+    if object_type == "PND":
+        reasons = shapely.is_valid_reason(geoms)
+        valid = reasons == "Valid Geometry"
+        out["geometry_valid"] = pa.array(valid)
+        out["geometry_invalid_reason"] = pa.array(np.where(valid, None, reasons).tolist(), pa.string())
+    if object_type in ("VBO", "LIG", "STA"):
+        is_point = np.array([k == "point" for k in kind], dtype=bool)
+        points = np.where(is_point, geoms, shapely.point_on_surface(geoms))
+        out["x"] = pa.array(shapely.get_x(points))
+        out["y"] = pa.array(shapely.get_y(points))
+        if object_type == "VBO":
+            out["vlak"] = pa.array(
+                [None if p else w for p, w in zip(is_point, wkb, strict=True)], pa.binary()
+            )
+            wkb = shapely.to_wkb(points).tolist()
+    out["geometry"] = pa.array(wkb, pa.binary())
+    return out
+
+
+IO_COLUMNS = (
+    ("kenmerk", b"kenmerk"),
+    ("in_onderzoek", b"inOnderzoek"),
+    ("begin_geldigheid", b"beginGeldigheid"),
+    ("eind_geldigheid", b"eindGeldigheid"),
+    ("tijdstip_registratie", b"tijdstipRegistratie"),
+    ("eind_registratie", b"eindRegistratie"),
+    ("documentdatum", b"documentdatum"),
+    ("documentnummer", b"documentnummer"),
+)
+
+
+class InOnderzoekBatch:
+    """Columns for ``kenmerkInOnderzoek`` blocks (which attribute of which object is under investigation)."""
+
+    def __init__(self, source_file: str):
+        self.source_file = source_file
+        self.columns: dict[str, list] = {"object_type": [], "object_id": []} | {c: [] for c, _ in IO_COLUMNS}
+        self.rejects: list[Reject] = []
+
+    def __len__(self) -> int:
+        return len(self.columns["object_id"])
+
+    def add(self, block: bytes) -> None:
+        found = leaves(block)
+        d = dict(found)
+        typed = [(IO_TYPES[k], v.strip()) for k, v in found if k in IO_TYPES]
+        if not typed:
+            self.rejects.append(
+                Reject(self.source_file, "kenmerkInOnderzoek", "no identificatieVan<object> element")
+            )
+            return
+        object_type, ident = typed[0]
+        if not valid_id(object_type, ident):
+            self.rejects.append(
+                Reject(
+                    self.source_file,
+                    f"InOnderzoek {object_type} {ident.decode('utf-8', 'replace')}",
+                    f"invalid {object_type} identificatie",
+                )
+            )
+            return
+        self.columns["object_type"].append(object_type.encode())
+        self.columns["object_id"].append(ident)
+        for col, key in IO_COLUMNS:
+            self.columns[col].append(d.get(key))
+
+    def to_arrow(self) -> pa.Table:
+        return pa.table({c: _strings(v) for c, v in self.columns.items()})

@@ -1,0 +1,104 @@
+"""Read an LVBAG delivery into Arrow tables, fanning deelbestanden out over worker processes.
+
+:func:`parse_part` streams one deelbestand (never a DOM: blocks of at most a few MB at a time)
+and returns one Arrow table of voorkomens per object type, or of ``kenmerkInOnderzoek`` rows.
+:func:`read_delivery` runs it over a process pool; the caller (one DuckDB writer) appends the
+tables as they arrive, so memory is bounded by the largest deelbestand, not the extract.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from sources.bag.delivery import Part
+from sources.bag.objects import OBJECT_TYPES, InOnderzoekBatch, ObjectBatch
+from sources.bag.scanner import Header, StandScanner
+from sources.errors import Reject, SourceError
+
+BATCH_ROWS = 50_000
+
+
+@dataclass
+class PartResult:
+    """What one deelbestand yielded. ``kind`` is an object type (``VBO`` ...) or ``IO``."""
+
+    name: str
+    kind: str | None
+    tables: list[pa.Table] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    bytes: int = 0
+    header: Header | None = None
+
+
+def parse_part(part: Part) -> PartResult:
+    """Stream one deelbestand into Arrow tables (runs in a worker process)."""
+    with ExitStack() as stack:
+        if part.member is None:
+            stream = stack.enter_context(open(part.path, "rb"))
+        else:
+            try:
+                zf = stack.enter_context(zipfile.ZipFile(part.path))
+                stream = stack.enter_context(zf.open(part.member))
+            except (zipfile.BadZipFile, OSError, KeyError) as exc:
+                raise SourceError(part.name, f"cannot open: {exc}") from exc
+        scanner = StandScanner(part.name, stream)
+        result = PartResult(part.name, None)
+        batch: ObjectBatch | InOnderzoekBatch | None = None
+        for blocks in scanner:
+            if batch is None:
+                batch = _new_batch(part, scanner.header, blocks[0])
+                result.kind = batch.object_type if isinstance(batch, ObjectBatch) else "IO"
+            add = batch.add
+            for block in blocks:
+                add(block)
+            if len(batch) >= BATCH_ROWS:
+                _flush(result, batch)
+                batch = _new_batch(part, scanner.header, blocks[0])
+        if batch is not None:
+            _flush(result, batch)
+        result.bytes = scanner.bytes_read
+        result.header = scanner.header
+        return result
+
+
+def _new_batch(part: Part, header: Header | None, block: bytes) -> ObjectBatch | InOnderzoekBatch:
+    if b"kenmerkInOnderzoek" in block[:200]:
+        return InOnderzoekBatch(part.name)
+    object_type = (header.object_type if header else None) or part.type_hint
+    if object_type not in OBJECT_TYPES:
+        raise SourceError(
+            part.name, f"unknown or missing objectType {object_type!r} in the deelbestand header"
+        )
+    return ObjectBatch(object_type, part.name)
+
+
+def _flush(result: PartResult, batch: ObjectBatch | InOnderzoekBatch) -> None:
+    result.rejects.extend(batch.rejects)
+    if len(batch):
+        try:
+            result.tables.append(batch.to_arrow())
+        except pa.ArrowInvalid as exc:
+            raise SourceError(result.name, f"text is not valid UTF-8 ({exc})") from exc
+
+
+def default_processes() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def read_delivery(parts: list[Part], processes: int | None = None) -> Iterator[PartResult]:
+    """Parse all parts, ``processes`` at a time (1 = in this process). Results arrive unordered."""
+    processes = processes or default_processes()
+    if processes == 1 or len(parts) == 1:
+        for part in parts:
+            yield parse_part(part)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(min(processes, len(parts))) as pool:
+        yield from pool.imap_unordered(parse_part, parts, chunksize=1)

@@ -1,0 +1,191 @@
+"""A streaming scanner over LVBAG deelbestanden: yields one ``<sl:stand>`` block at a time.
+
+LVBAG extract XML is machine-written and very regular: a header (``bagInfo``, ``standBestand``
+metadata) followed by thousands of ``<sl:stand>`` blocks, each holding one ``bagObject`` (one
+voorkomen) or one ``kenmerkInOnderzoek``. A general XML parser calls back into Python for every
+element and text node; this scanner instead splits the byte stream on the ``stand`` tags and
+extracts the leaf elements of a block with one compiled regular expression (see
+:mod:`sources.bag.objects`), which is several times faster.
+
+It is not a validating parser, so it checks what it relies on and raises :class:`SourceError`
+naming the file, the object and the reason when the input is not an intact deelbestand:
+
+* the XML declaration must declare UTF-8 (the only encoding LVBAG uses); the text of every
+  field is decoded strictly as UTF-8 later (:mod:`sources.bag.objects`);
+* the document must end with the closing root tag (catches truncated files);
+* every block must balance its tags: ``count('<') == 2 * count('</') + count('/>')`` after
+  comments are removed (catches cut-off or broken tags inside a block);
+* a document must contain the LVBAG ``standlevering-generiek`` namespace (catches non-LVBAG XML).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sources.errors import SourceError
+
+STANDLEVERING_NS = b"http://www.kadaster.nl/schemas/standlevering-generiek/1.0"
+CHUNK_SIZE = 8 << 20
+
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([\w.-]+)[\"']")
+_ROOT = re.compile(rb"<([\w.-]+:)?(bagStand)\b")
+_PREFIX = re.compile(rb'xmlns:([\w.-]+)="' + re.escape(STANDLEVERING_NS) + rb'"')
+_UNTERMINATED = re.compile(rb"<[^<>]*+<")
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+STAND_DATE = re.compile(rb"StandTechnischeDatum>\s*(\d{4}-\d{2}-\d{2})\s*<")
+_OBJECT_TYPE = re.compile(rb"objectType>\s*(\w+)\s*<")
+GEMEENTE = re.compile(rb"GemeenteIdentificatie>\s*(\d{4})\s*<")
+_IDENT = re.compile(rb"[:<]identificatie(?:Van\w+)?\b[^>]*>\s*([^<\s]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What a deelbestand says about itself before its first block."""
+
+    stand_technische_datum: str | None
+    object_type: str | None
+    gemeenten: tuple[str, ...]
+
+
+def strip_comments(block: bytes) -> bytes:
+    return _COMMENT.sub(b"", block) if b"<!--" in block else block
+
+
+def object_ref(block: bytes) -> str:
+    """A short reference to the object in a block (its identificatie), for error messages."""
+    m = _IDENT.search(strip_comments(block))
+    return m.group(1).decode("utf-8", "replace") if m else "?"
+
+
+def _balanced(text: bytes) -> bool:
+    """Every tag is terminated, and each element has a start and an end tag or is self-closing.
+
+    ``<`` may not occur inside a tag or in text, so a tag cut short shows as a ``<`` followed by
+    another ``<`` before any ``>``; that (slower) search only runs when the counts of ``<`` and
+    ``>`` differ, which well-formed text with a literal ``>`` can also cause.
+    """
+    opening = text.count(b"<")
+    if opening != text.count(b">") and _UNTERMINATED.search(text):
+        return False
+    unmatched = opening - 2 * text.count(b"</")
+    return unmatched == 0 or unmatched == text.count(b"/>")
+
+
+class StandScanner:
+    """Iterate the ``stand`` blocks of one deelbestand read from ``stream`` in chunks.
+
+    ``header`` is available after the first block has been read (or after iteration for a file
+    without blocks). ``bytes_read`` counts the uncompressed XML bytes.
+    """
+
+    def __init__(self, name: str, stream: BinaryIO, chunk_size: int = CHUNK_SIZE):
+        self.name = name
+        self.stream = stream
+        self.chunk_size = chunk_size
+        self.bytes_read = 0
+        self.header: Header | None = None
+
+    def _read(self) -> bytes:
+        try:
+            data = self.stream.read(self.chunk_size)
+        except (OSError, EOFError, ValueError) as exc:  # zlib errors in a damaged zip member
+            raise SourceError(self.name, f"cannot read: {exc}") from exc
+        self.bytes_read += len(data)
+        return data
+
+    def _parse_header(self, buf: bytes) -> tuple[bytes, bytes, bytes]:
+        """Return (open tag, close tag, root close tag) after checking the document start."""
+        head = buf[:4096]
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
+        if not head.lstrip().startswith(b"<"):
+            raise SourceError(self.name, "not an XML document")
+        decl = _DECLARATION.match(head)
+        if decl and decl.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+            raise SourceError(
+                self.name, f"declared encoding {decl.group(1).decode('ascii', 'replace')}; LVBAG XML is UTF-8"
+            )
+        root = _ROOT.search(buf)
+        prefix = _PREFIX.search(buf)
+        if root is None or prefix is None:
+            raise SourceError(
+                self.name, "not an LVBAG stand deelbestand (no bagStand root / standlevering namespace)"
+            )
+        sl = prefix.group(1)
+        root_prefix = root.group(1) or b""
+        return b"<" + sl + b":stand>", b"</" + sl + b":stand>", b"</" + root_prefix + b"bagStand>"
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        """Yield lists of complete blocks (the text between ``<sl:stand>`` and ``</sl:stand>``)."""
+        buf = self._read()
+        while len(buf) < 65536:
+            more = self._read()
+            if not more:
+                break
+            buf += more
+        open_tag, close_tag, root_close = self._parse_header(buf)
+        first = buf.find(open_tag)
+        head_end = first if first >= 0 else 0
+        head = buf[:first] if first >= 0 else buf
+        self.header = Header(
+            stand_technische_datum=(m.group(1).decode() if (m := STAND_DATE.search(head)) else None),
+            object_type=(m.group(1).decode() if (m := _OBJECT_TYPE.search(head)) else None),
+            gemeenten=tuple(dict.fromkeys(g.decode() for g in GEMEENTE.findall(head))),
+        )
+        offset = len(head)
+        buf = buf[head_end:]
+        eof = False
+        while True:
+            cut = buf.rfind(close_tag)
+            if cut >= 0:
+                cut += len(close_tag)
+                text = strip_comments(buf[:cut])
+                buf = buf[cut:]
+                blocks = text.split(open_tag)
+                if blocks[0].strip():
+                    raise SourceError(
+                        self.name, "malformed XML: unexpected content between objects", f"byte {offset}"
+                    )
+                del blocks[0]
+                if len(blocks) != text.count(close_tag) or not _balanced(text):
+                    self._locate_error(blocks, open_tag, close_tag, offset)
+                offset += cut
+                if blocks:
+                    yield blocks
+            if eof:
+                break
+            more = self._read()
+            if more:
+                buf += more
+            else:
+                eof = True
+        tail = strip_comments(buf)
+        if open_tag in tail:
+            raise SourceError(
+                self.name,
+                "truncated XML: the last object is not closed",
+                f"{object_ref(tail)} (after byte {offset})",
+            )
+        if root_close not in tail:
+            raise SourceError(
+                self.name,
+                "truncated XML: the document does not end with its root element",
+                f"after byte {offset}",
+            )
+
+    def _locate_error(self, blocks: list[bytes], open_tag: bytes, close_tag: bytes, offset: int) -> None:
+        """Raise for the first block that is not closed or has unbalanced tags."""
+        for block in blocks:
+            end = block.rfind(close_tag)
+            if end < 0 or block[end + len(close_tag) :].strip() or not _balanced(open_tag + block):
+                raise SourceError(
+                    self.name,
+                    "malformed XML: an object that is not closed or has broken tags",
+                    f"{object_ref(block)} (in the buffer starting at byte {offset})",
+                )
+        raise SourceError(
+            self.name, "malformed XML: unbalanced tags", f"in the buffer starting at byte {offset}"
+        )

@@ -1,0 +1,91 @@
+"""``load_bag`` and the Dagster BAG assets on the real Doesburg extract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, materialize
+
+from assets.ingest.bag import BAG_TABLES, bag_assets, load_bag
+from pipelines.resources import DeliveryResource, WarehouseResource
+from pipelines.warehouse import Warehouse
+from sources.errors import SourceError
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+EXTRACT = FIXTURES / "bag" / "BAGNLDL-15092020-small.zip"
+CURRENT = {"WPL": 1, "OPR": 198, "NUM": 8, "VBO": 2, "PND": 2, "LIG": 2, "STA": 2}
+
+
+def _counts(warehouse: Warehouse) -> dict[str, int]:
+    con = warehouse.connect(read_only=True)
+    try:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in [*BAG_TABLES, "rejects.bag"]
+        }
+    finally:
+        con.close()
+
+
+def test_load_bag_with_two_processes(tmp_path):
+    warehouse = Warehouse(tmp_path / "wh")
+    report = load_bag(warehouse, EXTRACT, processes=2)
+    assert report.objects == CURRENT
+    assert report.rejects == 2  # the fixture's two nummeraanduidingen with two current voorkomens
+    assert report.bytes > 37_000_000  # uncompressed XML, InOnderzoek included
+    assert report.extra["stand_technische_datum"] == "2020-09-15"
+    con = warehouse.connect(read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM bag.history_verblijfsobject").fetchone()[0] == 5
+        assert con.execute("SELECT record_ref FROM rejects.bag ORDER BY 1").fetchall() == [
+            ("NUM 0221200000330998 voorkomen 1",),
+            ("NUM 0221200000330999 voorkomen 1",),
+        ]
+        assert con.execute("SELECT stand_technische_datum, source_file FROM bag.levering").fetchone() == (
+            dt.date(2020, 9, 15),
+            EXTRACT.name,
+        )
+    finally:
+        con.close()
+
+
+def test_failed_second_load_keeps_the_first(tmp_path):
+    warehouse = Warehouse(tmp_path / "wh")
+    load_bag(warehouse, EXTRACT, processes=1)
+    before = _counts(warehouse)
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(EXTRACT) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "9999STA15092020.zip":
+                dst.writestr(info, src.read(info))
+    with pytest.raises(SourceError, match="missing STA"):
+        load_bag(warehouse, broken, as_of=dt.date(2015, 1, 1), processes=1)
+    assert _counts(warehouse) == before
+    assert before["bag.verblijfsobject"] == 2
+
+
+def test_dagster_assets_materialize(tmp_path):
+    data = tmp_path / "delivery"
+    (data / "bag").mkdir(parents=True)
+    (data / "bag" / EXTRACT.name).symlink_to(EXTRACT)
+    result = materialize(
+        bag_assets,
+        resources={
+            "warehouse": WarehouseResource(root=str(tmp_path / "wh")),
+            "delivery": DeliveryResource(data_dir=str(data)),
+        },
+    )
+    assert result.success
+    materializations = {
+        m.asset_key: m.metadata
+        for m in result.get_asset_materialization_events()
+        for m in [m.materialization]
+    }
+    assert set(materializations) == {AssetKey(t.split(".")) for t in BAG_TABLES}
+    meta = materializations[AssetKey(["bag", "verblijfsobject"])]
+    assert meta["dagster/row_count"].value == 2
+    assert meta["rejects"].value == 2
+    assert "verblijfsobject_id" in [c.name for c in meta["dagster/column_schema"].schema.columns]
+    assert meta["mb_per_s"].value > 0
