@@ -4,7 +4,7 @@ Background data is built so that no signal of docs/SIGNALS.md can fire on it; ev
 pattern fires exactly and is listed in ``ground_truth.csv``. The guarantees, per flag:
 
 * many_companies_in_building: background vestigingen are capped at 3 per pand (all, active or
-  not) and 1 per nummeraanduiding; planted buildings hold 12-14 active ones.
+  not) and 1 per nummeraanduiding; planted buildings hold 12-16 active ones.
 * identical_businesses_in_street / _nearby: background vulnerable-sector vestigingen exist only
   on rows with ``row % 10 < 7``, one sector per row (``BACKGROUND_CLASS``), at most 2 per street,
   and only on plots 10-18 (the middle 90 m of a 300 m street). Streets sharing a sector are
