@@ -1,0 +1,220 @@
+"""Flag quality and speed: precision/recall per flag on a generated municipality, and flag time.
+
+    .venv/bin/python benchmarks/flags.py --addresses 20000
+    .venv/bin/python benchmarks/flags.py --addresses 100000 --replicate 100   # ~10M addresses
+
+Steps: generate a municipality (``sources.synthetic.generate``), ingest it with the real loaders,
+materialise every signal asset through the privacy gate with Dagster (as ``knooppunt run`` does),
+and compare ``signals.flags`` with ``ground_truth.csv`` at each flag's level.
+
+``--replicate K`` then measures speed at a larger size: the staging tables are copied K times
+into a new DuckDB file (every identifier suffixed with the copy number, coordinates shifted so
+copies never touch) and each flag's SQL is timed on it, directly in DuckDB and through the gate
+(column copy into the sandbox included). Generating and parsing 10M addresses of XML is not
+feasible on a 2-core machine in a benchmark run, so replication stands in for a national extract:
+the row counts and the join shapes are national, the data distribution is the municipality's
+repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from assets.ingest.bag import load_bag
+from assets.ingest.brp import load_brp
+from assets.ingest.enforcement import load_enforcement
+from assets.ingest.kvk import load_kvk
+from assets.signals.config import load_config
+from assets.signals.evaluation import found_keys, score, truth_keys
+from assets.signals.sql import FLAG_SQL, READS
+from pipelines.warehouse import Warehouse, connect
+from sources.synthetic import generate
+
+ID_COLUMNS = {
+    "verblijfsobject_id",
+    "hoofdadres_id",
+    "nummeraanduiding_id",
+    "openbare_ruimte_id",
+    "pand_id",
+    "object_id",
+    "ligplaats_id",
+    "standplaats_id",
+    "vestigingsnummer",
+    "persoon_id",
+    "gerelateerde_id",
+    "zaak_id",
+}
+SHIFT_M = 30_000.0  # copies are laid out on a grid of this spacing (RD metres)
+
+
+def ingest(data: Path, warehouse: Warehouse) -> dict[str, float]:
+    times = {}
+    for name, load in (
+        ("bag", lambda: load_bag(warehouse, next((data / "bag").glob("*.zip")))),
+        ("brp", lambda: load_brp(warehouse, sorted((data / "brp").glob("*.csv")))),
+        ("kvk", lambda: load_kvk(warehouse, sorted((data / "kvk").glob("*.csv")))),
+        ("handhaving", lambda: load_enforcement(warehouse, sorted((data / "handhaving").glob("*.csv")))),
+    ):
+        started = time.perf_counter()
+        load()
+        times[name] = time.perf_counter() - started
+    return times
+
+
+def materialise_flags(warehouse: Warehouse) -> float:
+    from dagster import materialize
+
+    from assets.signals import signal_assets
+    from pipelines.resources import WarehouseResource
+
+    started = time.perf_counter()
+    materialize(signal_assets, resources={"warehouse": WarehouseResource(root=str(warehouse.root))})
+    return time.perf_counter() - started
+
+
+def replicate(source: Path, target: Path, copies: int) -> dict[str, int]:
+    """Copy every staging table the flags read ``copies`` times into ``target``."""
+    tables = sorted({t for reads in READS.values() for t in reads})
+    con = connect(target)
+    try:
+        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        con.execute(f"CREATE TABLE copies AS SELECT range AS k FROM range({copies})")
+        counts = {}
+        for table in tables:
+            schema, name = table.split(".")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            columns = con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_catalog = 'src' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [schema, name],
+            ).fetchall()
+            exprs = []
+            for (c,) in columns:
+                if c in ID_COLUMNS:
+                    exprs.append(f"{c} || '-' || k AS {c}")
+                elif c == "x":
+                    exprs.append(f"x + (k % 40) * {SHIFT_M} AS x")
+                elif c == "y":
+                    exprs.append(f"y + (k // 40) * {SHIFT_M} AS y")
+                elif c == "geometry":
+                    exprs.append(
+                        f"ST_Translate(geometry, (k % 40) * {SHIFT_M}, (k // 40) * {SHIFT_M}) AS geometry"
+                    )
+                else:
+                    exprs.append(c)
+            source_rows = f"src.{schema}.{name}"
+            if table == "bag.levering":
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM {source_rows}")
+            else:
+                con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(exprs)} FROM {source_rows}, copies")
+            counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute("DROP TABLE copies")
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return counts
+
+
+def time_sql(database: Path) -> dict[str, float]:
+    """Seconds per flag, the flag's SQL materialised into a table (DuckDB, all cores)."""
+    cfg = load_config()
+    con = connect(database)
+    times = {}
+    try:
+        for code, sql in FLAG_SQL.items():
+            started = time.perf_counter()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {sql(cfg)}")
+            times[code] = time.perf_counter() - started
+    finally:
+        con.close()
+    return times
+
+
+def time_gate(database: Path) -> dict[str, float]:
+    """Seconds per flag through the gate's sandbox: copy the declared columns, then the SQL."""
+    from assets.signals.assets import FLAG_PURPOSE
+    from privacy.gate import open_sandbox
+    from privacy.register import load_register
+
+    cfg = load_config()
+    register = load_register()
+    times = {}
+    for code, sql in FLAG_SQL.items():
+        started = time.perf_counter()
+        gated = open_sandbox(database, READS[code], register.get(FLAG_PURPOSE[code]))
+        try:
+            gated.execute(f"CREATE TEMP TABLE t AS {sql(cfg)}")
+        finally:
+            gated.close()
+        times[code] = time.perf_counter() - started
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--addresses", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replicate", type=int, default=0, help="copies of the staging tables for timing")
+    parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    args = parser.parse_args()
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="knooppunt-flags-"))
+    data, warehouse = work / "data", Warehouse(work / "warehouse")
+    shutil.rmtree(warehouse.root, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        generate(data, args.addresses, args.seed)
+        print(
+            f"generated {args.addresses} addresses (seed {args.seed}) in {time.perf_counter() - started:.1f} s"
+        )
+        loads = ingest(data, warehouse)
+        print("ingest: " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
+        seconds = materialise_flags(warehouse)
+        print(f"materialised {len(FLAG_SQL) + 1} signal assets through the gate in {seconds:.1f} s")
+
+        con = duckdb.connect(str(warehouse.path), read_only=True)
+        try:
+            found = found_keys(con)
+        finally:
+            con.close()
+        print(f"\n{'flag':32} {'planted':>7} {'found':>6} {'TP':>4} {'precision':>9} {'recall':>6}")
+        for s in score(truth_keys(data / "ground_truth.csv"), found, list(FLAG_SQL)):
+            print(
+                f"{s.flag:32} {s.planted:7d} {s.found:6d} {s.true_positives:4d} {s.precision:9.3f} {s.recall:6.3f}"
+            )
+
+        database = warehouse.path
+        if args.replicate:
+            database = work / "replicated.duckdb"
+            database.unlink(missing_ok=True)
+            started = time.perf_counter()
+            counts = replicate(warehouse.path, database, args.replicate)
+            print(
+                f"\nreplicated x{args.replicate} in {time.perf_counter() - started:.1f} s: "
+                + ", ".join(
+                    f"{t} {n:,}"
+                    for t, n in counts.items()
+                    if t.split(".")[1] in ("nummeraanduiding", "verblijfsobject", "persoon", "vestiging")
+                )
+            )
+        sql_times, gate_times = time_sql(database), time_gate(database)
+        print(f"\n{'flag':32} {'SQL s':>7} {'gate s':>7}   ({database.name})")
+        for code in FLAG_SQL:
+            print(f"{code:32} {sql_times[code]:7.2f} {gate_times[code]:7.2f}")
+        print(f"{'total':32} {sum(sql_times.values()):7.2f} {sum(gate_times.values()):7.2f}")
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
