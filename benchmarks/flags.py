@@ -91,7 +91,8 @@ def replicate(source: Path, target: Path, copies: int) -> dict[str, int]:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             columns = con.execute(
                 "SELECT column_name FROM information_schema.columns "
-                "WHERE table_catalog = 'src' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                "WHERE table_catalog = 'src' AND table_schema = ? AND table_name = ? "
+                "ORDER BY ordinal_position",
                 [schema, name],
             ).fetchall()
             exprs = []
@@ -173,9 +174,8 @@ def main() -> None:
     try:
         started = time.perf_counter()
         generate(data, args.addresses, args.seed)
-        print(
-            f"generated {args.addresses} addresses (seed {args.seed}) in {time.perf_counter() - started:.1f} s"
-        )
+        seconds = time.perf_counter() - started
+        print(f"generated {args.addresses} addresses (seed {args.seed}) in {seconds:.1f} s")
         loads = ingest(data, warehouse)
         print("ingest: " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
         seconds = materialise_flags(warehouse)
@@ -188,9 +188,8 @@ def main() -> None:
             con.close()
         print(f"\n{'flag':32} {'planted':>7} {'found':>6} {'TP':>4} {'precision':>9} {'recall':>6}")
         for s in score(truth_keys(data / "ground_truth.csv"), found, list(FLAG_SQL)):
-            print(
-                f"{s.flag:32} {s.planted:7d} {s.found:6d} {s.true_positives:4d} {s.precision:9.3f} {s.recall:6.3f}"
-            )
+            counts = f"{s.planted:7d} {s.found:6d} {s.true_positives:4d}"
+            print(f"{s.flag:32} {counts} {s.precision:9.3f} {s.recall:6.3f}")
 
         database = warehouse.path
         if args.replicate:

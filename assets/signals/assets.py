@@ -35,7 +35,7 @@ OVERVIEW_PURPOSE = "bibob_screening"
 
 DESCRIPTIONS = {
     "many_companies_in_building": "Panden whose verblijfsobjecten hold many distinct active vestigingen.",
-    "identical_businesses_in_street": "Openbare ruimten with many active vestigingen of one vulnerable sector.",
+    "identical_businesses_in_street": "Streets with many active vestigingen of one vulnerable sector.",
     "identical_businesses_nearby": "Clusters of active vestigingen of one vulnerable sector within a radius.",
     "overcrowding": "Dwellings with more registered adults than their floor area allows.",
     "residents_at_non_residential": "Persons registered at a verblijfsobject without woonfunctie.",

@@ -62,7 +62,8 @@ def found_keys(con: duckdb.DuckDBPyConnection, table: str = "signals.flags") -> 
     """The flag occurrences in ``table`` (the overview, or one flag's table)."""
     keys: dict[str, set[Key]] = {}
     rows = con.execute(
-        f"SELECT flag, nummeraanduiding_id, pand_id, openbare_ruimte_id, CAST(evidence AS VARCHAR) FROM {table}"
+        "SELECT flag, nummeraanduiding_id, pand_id, openbare_ruimte_id, CAST(evidence AS VARCHAR) "
+        f"FROM {table}"
     ).fetchall()
     for flag, num, pand, opr, evidence in rows:
         ev = json.loads(evidence)
