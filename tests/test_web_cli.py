@@ -165,3 +165,45 @@ def test_serve_refuses_to_start_without_any_way_to_sign_in(app, tmp_path, monkey
     r = runner.invoke(app, ["serve", "--warehouse", str(tmp_path)])
     assert r.exit_code == 2 and "geen accounts" in r.output
     assert not AccountStore(tmp_path).exists()  # production never gets demo accounts
+
+
+def test_cases_commands_feed_the_anomaly_report(app, tmp_path):
+    from web.anomalies import CaseRegistry
+
+    r = runner.invoke(
+        app,
+        [
+            "cases",
+            "add",
+            "BIB-2026-0100",
+            "--member",
+            "bibob",
+            "--member",
+            "analist",
+            "--inspection-address",
+            "1234ab|9",
+            "--inspection-date",
+            "2026-12-03",
+            "--warehouse",
+            str(tmp_path),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    case = CaseRegistry(tmp_path).load()["BIB-2026-0100"]
+    assert case.members == {"bibob", "analist"} and case.inspections[0].address == "1234AB|9||"
+    r = runner.invoke(
+        app,
+        [
+            "cases",
+            "add",
+            "BIB-1",
+            "--inspection-address",
+            "12345|9",
+            "--inspection-date",
+            "2026-12-03",
+            "--warehouse",
+            str(tmp_path),
+        ],
+    )
+    assert r.exit_code == 2 and "De postcode is ongeldig" in r.output
+    assert "BIB-2026-0100" in runner.invoke(app, ["cases", "list", "--warehouse", str(tmp_path)]).output

@@ -1,4 +1,4 @@
-"""``knooppunt serve``, ``knooppunt lookup`` and ``knooppunt accounts``: mounted by ``register(app)``.
+"""``knooppunt serve``, ``lookup``, ``accounts`` and ``cases``: mounted by ``register(app)``.
 
 ``lookup`` gives the same answers as the web interface and goes through the same
 ``privacy.lookup`` calls, so it is logged the same way: the officer signs in with their account
@@ -199,6 +199,69 @@ def accounts_password(user_id: str, warehouse: WarehouseOpt = None) -> None:
     console.print(f"nieuw wachtwoord voor {user_id}: {password}")
 
 
+cases_app = typer.Typer(
+    help="Cases, their members and planned inspections (for the privacy officer's anomaly report).",
+    no_args_is_help=True,
+)
+
+
+@cases_app.command("add")
+def cases_add(
+    case: Annotated[str, typer.Argument(help="Case number (zaaknummer)")],
+    member: Annotated[
+        list[str] | None, typer.Option("--member", help="User on the case (repeatable)")
+    ] = None,
+    inspection_address: Annotated[
+        str, typer.Option(help="Address of a planned inspection: POSTCODE|HUISNUMMER|HUISLETTER|TOEVOEGING")
+    ] = "",
+    inspection_date: Annotated[str, typer.Option(help="Date of the planned inspection (YYYY-MM-DD)")] = "",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Add a case or extend it with members and a planned inspection."""
+    import datetime as dt
+
+    from web.anomalies import CaseRegistry, Inspection
+
+    inspection = None
+    try:
+        parse_case({"zaak": case})
+        if inspection_address or inspection_date:
+            postcode, huisnummer, huisletter, toevoeging = (inspection_address.split("|") + ["", "", ""])[:4]
+            target = parse_target(
+                {
+                    "soort": "address",
+                    "postcode": postcode,
+                    "huisnummer": huisnummer,
+                    "huisletter": huisletter,
+                    "toevoeging": toevoeging,
+                }
+            )
+            inspection = Inspection(target.value, dt.date.fromisoformat(inspection_date))
+    except InvalidInput as exc:
+        err.print(f"[red]fout:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    except ValueError:
+        err.print("[red]fout:[/red] geef de inspectiedatum als JJJJ-MM-DD")
+        raise typer.Exit(2) from None
+    saved = CaseRegistry(_root(warehouse)).upsert(case, member or [], inspection)
+    console.print(
+        f"zaak {saved.number}: leden {', '.join(sorted(saved.members)) or '-'}; "
+        f"{len(saved.inspections)} geplande inspectie(s)"
+    )
+
+
+@cases_app.command("list")
+def cases_list(warehouse: WarehouseOpt = None) -> None:
+    """List the cases with their members and planned inspections."""
+    from web.anomalies import CaseRegistry
+
+    for c in CaseRegistry(_root(warehouse)).load().values():
+        inspections = ", ".join(f"{i.address} op {i.on.isoformat()}" for i in c.inspections) or "-"
+        console.print(
+            f"{c.number:<20} leden: {', '.join(sorted(c.members)) or '-':<30} inspecties: {inspections}"
+        )
+
+
 def _print_demo_accounts(created: dict[str, str], store: AccountStore) -> None:
     if not created:
         console.print("de demo-accounts bestaan al (nieuw wachtwoord: `knooppunt accounts password NAAM`)")
@@ -209,7 +272,8 @@ def _print_demo_accounts(created: dict[str, str], store: AccountStore) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Mount ``serve``, ``lookup`` and the ``accounts`` group on the main ``knooppunt`` app."""
+    """Mount ``serve``, ``lookup`` and the ``accounts`` and ``cases`` groups on the main app."""
     app.command("serve")(serve)
     app.command("lookup")(lookup)
     app.add_typer(accounts_app, name="accounts")
+    app.add_typer(cases_app, name="cases")

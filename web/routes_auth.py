@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from web.app import ctx, error_page, form_of, render, session_of
 from web.oidc import OIDCError
@@ -63,7 +64,9 @@ async def login(request: Request) -> Response:
     if not c.login_limiter.allow(user_id or client):
         c.events.record("rate_limited", user_id, "aanmelden")
         return refuse("Te veel aanmeldpogingen. Wacht een minuut en probeer het opnieuw.", 429)
-    account = c.accounts.authenticate(user_id, password) if user_id and password else None
+    account = (
+        await run_in_threadpool(c.accounts.authenticate, user_id, password) if user_id and password else None
+    )
     if account is None:
         c.events.record("login_failed", user_id, "lokaal account")
         return refuse("Gebruikersnaam of wachtwoord onjuist, of het account is geblokkeerd.")

@@ -10,6 +10,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from web.app import ctx, form_of, render, require
 from web.exports import to_csv, to_geopackage
@@ -82,12 +83,14 @@ async def search(request: Request) -> Response:
     unknown_address = False
     if target.kind == "address":
         postcode, huisnummer, huisletter, toevoeging = target.value.split("|")
-        choices = svc.address_choices(postcode, int(huisnummer))
+        choices = await run_in_threadpool(svc.address_choices, postcode, int(huisnummer))
         exact = any(c.huisletter == huisletter and c.toevoeging == toevoeging for c in choices)
         if choices and not exact:
             return _search_page(request, session, choices=choices, form=form, choose=True)
         unknown_address = not choices
-    outcome = svc.hit(session.user_id or "", session.role or "", purpose, case, target)
+    outcome = await run_in_threadpool(
+        svc.hit, session.user_id or "", session.role or "", purpose, case, target
+    )
     if outcome.refused:
         return _search_page(request, session, 403, error=outcome.refused, form=form, refused=True)
     return render(
@@ -109,7 +112,7 @@ async def details(request: Request) -> Response:
     if _rate_limited(request, session):
         return _search_page(request, session, 429, error=RATE_MESSAGE)
     svc = service(request)
-    outcome = svc.detail(session.user_id or "", session.role or "", request_id)
+    outcome = await run_in_threadpool(svc.detail, session.user_id or "", session.role or "", request_id)
     if outcome.refused:
         return _search_page(request, session, 403, error=outcome.refused, refused=True)
     return render(
@@ -117,7 +120,7 @@ async def details(request: Request) -> Response:
         "details.html",
         outcome=outcome,
         result=outcome.result,
-        svg=svc.map_for(outcome, ctx(request).settings.map_background),
+        svg=await run_in_threadpool(svc.map_for, outcome, ctx(request).settings.map_background),
         purpose=next(
             (p for p in svc.purposes_for(session.role or "") if p.key == outcome.result.purpose), None
         ),
@@ -157,11 +160,13 @@ async def export(request: Request) -> Response:
         return _export_page(request, session, 400, error=exc.message, form=form)
     if _rate_limited(request, session):
         return _export_page(request, session, 429, error=RATE_MESSAGE, form=form)
-    rows, refused = service(request).export(session.user_id or "", session.role or "", purpose, case, fmt)
+    rows, refused = await run_in_threadpool(
+        service(request).export, session.user_id or "", session.role or "", purpose, case, fmt
+    )
     if refused:
         return _export_page(request, session, 403, error=refused, form=form)
     media_type, ext = FORMATS[fmt]
-    body = to_geopackage(rows) if fmt == "gpkg" else to_csv(rows)
+    body = await run_in_threadpool(to_geopackage if fmt == "gpkg" else to_csv, rows)
     name = f"knooppunt-{purpose}-{dt.date.today().isoformat()}.{ext}"
     return Response(
         body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
