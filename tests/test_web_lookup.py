@@ -278,3 +278,26 @@ def test_anomaly_report_flags_a_lookup_before_a_planned_inspection(root):
     assert "kort vóór een geplande inspectie" in page
     row = re.search(r"<tr>\s*<td><span class=\"label label-fout\">hoog</span>.*?</tr>", page, re.S).group(0)
     assert "collega" in row and "BIB-2026-0200" in row and num_id(9) in row
+
+
+def test_a_nightly_run_writing_and_publishing_never_blocks_lookups(tmp_path):
+    import json
+
+    from pipelines.warehouse import Warehouse, publish
+
+    build_warehouse(tmp_path)
+    AccountStore(tmp_path).add("bibob", "bibob_officer", PASSWORD, "Bea")
+    c = signed_in(tmp_path, "bibob")
+    assert "<h1>Geen treffer</h1>" in search(c, postcode="1234AB", huisnummer="1").text
+    warehouse = Warehouse(tmp_path)
+    with warehouse.transaction() as writer:  # the nightly run holds the write lock ...
+        writer.execute(
+            "INSERT INTO signals.flags (flag, nummeraanduiding_id, evidence) VALUES ('company_churn', ?, ?)",
+            [num_id(1), json.dumps({"events": 7, "min_events": 6})],
+        )
+        # ... while officers keep looking up on the published release.
+        assert "<h1>Geen treffer</h1>" in search(c, postcode="1234AB", huisnummer="1").text
+    publish(warehouse)
+    assert (
+        "<h1>Treffer</h1>" in search(c, postcode="1234AB", huisnummer="1").text
+    )  # next request, new release
