@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
+
 from sources.errors import SourceError
 
 STANDLEVERING_NS = b"http://www.kadaster.nl/schemas/standlevering-generiek/1.0"
@@ -71,6 +73,22 @@ def _balanced(text: bytes) -> bool:
     if opening != text.count(b">") and _UNTERMINATED.search(text):
         return False
     unmatched = opening - 2 * text.count(b"</")
+    return unmatched == 0 or unmatched == text.count(b"/>")
+
+
+def _well_formed(text: bytes) -> bool | None:
+    """:func:`_balanced` with vectorised byte counts (the hot path); None if ``text`` has a ``!``.
+
+    Same rules as :func:`_balanced`; a ``!`` may open a comment, which the caller strips first.
+    """
+    a = np.frombuffer(text, dtype=np.uint8)
+    if (a == 33).any():
+        return None
+    lt = a == 60
+    opening = int(np.count_nonzero(lt))
+    if opening != int(np.count_nonzero(a == 62)) and _UNTERMINATED.search(text):
+        return False
+    unmatched = opening - 2 * int(np.count_nonzero(lt[:-1] & (a[1:] == 47)))
     return unmatched == 0 or unmatched == text.count(b"/>")
 
 
@@ -142,15 +160,19 @@ class StandScanner:
             cut = buf.rfind(close_tag)
             if cut >= 0:
                 cut += len(close_tag)
-                text = strip_comments(buf[:cut])
+                text = buf[:cut]
                 buf = buf[cut:]
+                well_formed = _well_formed(text)
+                if well_formed is None:  # a '!': maybe a comment, strip and check again
+                    text = strip_comments(text)
+                    well_formed = _balanced(text)
                 blocks = text.split(open_tag)
                 if blocks[0].strip():
                     raise SourceError(
                         self.name, "malformed XML: unexpected content between objects", f"byte {offset}"
                     )
                 del blocks[0]
-                if len(blocks) != text.count(close_tag) or not _balanced(text):
+                if not well_formed or len(blocks) != text.count(close_tag):
                     self._locate_error(blocks, open_tag, close_tag, offset)
                 offset += cut
                 if blocks:
