@@ -26,12 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from assets.ingest.bag import load_bag
-from assets.ingest.brp import load_brp
-from assets.ingest.enforcement import load_enforcement
-from assets.ingest.kvk import load_kvk
 from assets.signals.config import load_config
-from assets.signals.evaluation import found_keys, score, truth_keys
+from assets.signals.evaluation import found_keys, ingest_delivery, materialise_signals, score, truth_keys
 from assets.signals.sql import FLAG_SQL, READS
 from pipelines.warehouse import Warehouse, connect
 from sources.synthetic import generate
@@ -51,31 +47,6 @@ ID_COLUMNS = {
     "zaak_id",
 }
 SHIFT_M = 30_000.0  # copies are laid out on a grid of this spacing (RD metres)
-
-
-def ingest(data: Path, warehouse: Warehouse) -> dict[str, float]:
-    times = {}
-    for name, load in (
-        ("bag", lambda: load_bag(warehouse, next((data / "bag").glob("*.zip")))),
-        ("brp", lambda: load_brp(warehouse, sorted((data / "brp").glob("*.csv")))),
-        ("kvk", lambda: load_kvk(warehouse, sorted((data / "kvk").glob("*.csv")))),
-        ("handhaving", lambda: load_enforcement(warehouse, sorted((data / "handhaving").glob("*.csv")))),
-    ):
-        started = time.perf_counter()
-        load()
-        times[name] = time.perf_counter() - started
-    return times
-
-
-def materialise_flags(warehouse: Warehouse) -> float:
-    from dagster import materialize
-
-    from assets.signals import signal_assets
-    from pipelines.resources import WarehouseResource
-
-    started = time.perf_counter()
-    materialize(signal_assets, resources={"warehouse": WarehouseResource(root=str(warehouse.root))})
-    return time.perf_counter() - started
 
 
 def replicate(source: Path, target: Path, copies: int) -> dict[str, int]:
@@ -176,9 +147,11 @@ def main() -> None:
         generate(data, args.addresses, args.seed)
         seconds = time.perf_counter() - started
         print(f"generated {args.addresses} addresses (seed {args.seed}) in {seconds:.1f} s")
-        loads = ingest(data, warehouse)
+        loads = ingest_delivery(data, warehouse)
         print("ingest: " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
-        seconds = materialise_flags(warehouse)
+        started = time.perf_counter()
+        materialise_signals(warehouse)
+        seconds = time.perf_counter() - started
         print(f"materialised {len(FLAG_SQL) + 1} signal assets through the gate in {seconds:.1f} s")
 
         con = duckdb.connect(str(warehouse.path), read_only=True)

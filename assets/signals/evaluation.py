@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from dagster import ExecuteInProcessResult, materialize
+
+from pipelines.resources import WarehouseResource
+from pipelines.warehouse import Warehouse
 
 Key = tuple[str, ...]
 
@@ -82,3 +87,34 @@ def score(truth: dict[str, set[Key]], found: dict[str, set[Key]], flags: list[st
         )
         for f in flags
     ]
+
+
+def ingest_delivery(data: Path, warehouse: Warehouse) -> dict[str, float]:
+    """Load a delivery folder (docs/FORMATS.md layout) with the real loaders; seconds per source."""
+    from assets.ingest.bag import load_bag
+    from assets.ingest.brp import load_brp
+    from assets.ingest.enforcement import load_enforcement
+    from assets.ingest.kvk import load_kvk
+
+    def files(source: str) -> list[Path]:
+        return sorted(p for p in (data / source).glob("*") if p.suffix in (".csv", ".parquet", ".json"))
+
+    loads = {
+        "bag": lambda: load_bag(warehouse, next((data / "bag").glob("*.zip"))),
+        "brp": lambda: load_brp(warehouse, files("brp")),
+        "kvk": lambda: load_kvk(warehouse, files("kvk")),
+        "handhaving": lambda: load_enforcement(warehouse, files("handhaving")),
+    }
+    seconds = {}
+    for source, load in loads.items():
+        started = time.perf_counter()
+        load()
+        seconds[source] = time.perf_counter() - started
+    return seconds
+
+
+def materialise_signals(warehouse: Warehouse) -> ExecuteInProcessResult:
+    """Materialise every signal asset through the gate, in process, as the job does."""
+    from assets.signals import signal_assets
+
+    return materialize(signal_assets, resources={"warehouse": WarehouseResource(root=str(warehouse.root))})
