@@ -600,3 +600,24 @@ def test_round_trip_keeps_every_pand_of_a_verblijfsobject(
         set(con.execute("SELECT verblijfsobject_id, pand_id FROM bag.verblijfsobject_pand").fetchall())
         == links
     )
+
+
+def test_kvk_api_profiles_read_cleanly_and_describe_bulk_vestigingen(municipality: Path) -> None:
+    from sources.errors import Reject
+    from sources.kvk.api import read_api
+
+    bulk = {v["vestigingsnummer"]: v for v in _csv(municipality / "kvk" / "vestigingen.csv")}
+    profiles = sorted((municipality / "kvk").glob("basisprofiel-*.json"))
+    assert len(profiles) == 3
+    for path in profiles:
+        records = list(read_api(path))
+        assert records and not [r for r in records if isinstance(r, Reject)]
+        body = json.loads(path.read_text(encoding="utf-8"))
+        hoofd = body["_embedded"]["hoofdvestiging"]
+        row = bulk[hoofd["vestigingsnummer"]]
+        assert row["kvk_nummer"] == body["kvkNummer"] and row["naam"] == body["naam"]
+        adres = hoofd["adressen"][0]
+        assert (str(adres["huisnummer"]), adres["postcode"]) == (
+            row["huisnummer"],
+            row["postcode"].replace(" ", ""),
+        )

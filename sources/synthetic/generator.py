@@ -67,6 +67,43 @@ VULNERABLE_CODES = {
 }
 BACKGROUND_BAND = range(10, 19)  # plots that may hold background vulnerable businesses
 # Planted units whose residents the pattern creates itself (no ordinary household on top).
+# KvK API basisprofiel responses written next to the bulk file (for vestigingen also in it).
+API_PROFILES = 3
+SBI_OMSCHRIJVING = {
+    "9602": "Haarverzorging en schoonheidsverzorging",
+    "9609": "Overige dienstverlening",
+    "4742": "Winkels in telecommunicatieapparatuur",
+    "4711": "Supermarkten en warenhuizen",
+    "4511": "Handel in en reparatie van personenauto's",
+    "5229": "Expediteurs en overige vervoersdiensten",
+    "5610": "Restaurants, cafetaria's en dergelijke",
+    "4778": "Overige winkels in nieuwe artikelen",
+    "4751": "Winkels in textiel",
+    "4761": "Winkels in boeken",
+    "4776": "Winkels in bloemen en planten",
+    "4771": "Winkels in kleding",
+    "4752": "Winkels in doe-het-zelfartikelen",
+    "4765": "Winkels in speelgoed",
+    "6201": "Ontwikkelen en uitgeven van software",
+    "7022": "Organisatie-adviesbureaus",
+    "6920": "Accountancy en belastingadvisering",
+    "7111": "Architecten",
+    "6619": "Overige financiele dienstverlening",
+    "7311": "Reclamebureaus",
+    "8211": "Administratieve dienstverlening",
+    "6831": "Bemiddeling in onroerend goed",
+    "4322": "Loodgieters- en installatiebedrijven",
+    "9003": "Schrijven en overige scheppende kunst",
+    "7410": "Industrieel ontwerp en vormgeving",
+    "8690": "Overige zorg",
+    "4120": "Algemene burgerlijke en utiliteitsbouw",
+    "4321": "Elektrotechnische bouwinstallatie",
+    "8559": "Overig onderwijs",
+    "6420": "Financiele holdings",
+    "8299": "Overige zakelijke dienstverlening",
+    "4690": "Niet-gespecialiseerde groothandel",
+    "6810": "Handel in eigen onroerend goed",
+}
 # Share of ordinary households delivered as Haal Centraal JSON instead of LO3 (never planted ones).
 HAAL_CENTRAAL_SHARE = 0.05
 OWN_RESIDENTS = (
@@ -156,6 +193,8 @@ class _Municipality:
              "personen", "personen_haal_centraal", "vestigingen", "zaken"), 0)  # fmt: skip
         self.flag_counts: dict[str, int] = dict.fromkeys(FLAGS, 0)
         self.kvk_counter = 0
+        self.api_profiles = 0
+        self.stage = stage
         self.zaak_counter = 0
         self.person_counter = 0
 
@@ -879,6 +918,76 @@ class _StreetBuilder:
                 names.WOONPLAATSNAAM, num_id, vbo_id, "|".join(v.sbi), v.sbi_versie,
             ))  # fmt: skip
             m.counts["vestigingen"] += 1
+            if (
+                m.api_profiles < API_PROFILES
+                and v.unit is not None
+                and v.unit.planted is None
+                and v.end is None
+                and v.sbi_versie == "2008"
+                and not v.unit.adres.toevoeging
+            ):
+                self.write_basisprofiel(kvk, vestigingsnummer, naam, rechtsvorm, v)
+
+    def write_basisprofiel(
+        self, kvk: str, vestigingsnummer: str, naam: str, rechtsvorm: str, v: _Vestiging
+    ) -> None:
+        """A KvK API ``basisprofiel`` response for a vestiging also in the bulk file (the ingest
+        keeps the bulk row and takes the onderneming from the profile)."""
+        assert v.unit is not None
+        a, m = v.unit.adres, self.m
+        base = f"https://api.kvk.nl/api/v1/basisprofielen/{kvk}"
+        nummer = f"{a.huisnummer}{' ' + a.huisletter if a.huisletter else ''}"
+        adres = {
+            "type": "bezoekadres",
+            "indAfgeschermd": "Nee",
+            "volledigAdres": f"{self.street.name} {nummer}".ljust(52)
+            + f"{a.postcode} {names.WOONPLAATSNAAM}",
+            "straatnaam": self.street.name,
+            "huisnummer": a.huisnummer,
+            "postcode": a.postcode,
+            "plaats": names.WOONPLAATSNAAM,
+            "land": "Nederland",
+        }
+        if a.huisletter:
+            adres["huisletter"] = a.huisletter
+        body = {
+            "kvkNummer": kvk,
+            "indNonMailing": "Nee",
+            "naam": naam,
+            "formeleRegistratiedatum": ymd(v.start),
+            "materieleRegistratie": {"datumAanvang": ymd(v.start)},
+            "totaalWerkzamePersonen": 1,
+            "handelsnamen": [{"naam": naam, "volgorde": 0}],
+            "sbiActiviteiten": [
+                {
+                    "sbiCode": code,
+                    "sbiOmschrijving": SBI_OMSCHRIJVING.get(code[:4], ""),
+                    "indHoofdactiviteit": "Ja" if i == 0 else "Nee",
+                }
+                for i, code in enumerate(v.sbi)
+            ],
+            "links": [{"rel": "self", "href": base}, {"rel": "vestigingen", "href": f"{base}/vestigingen"}],
+            "_embedded": {
+                "hoofdvestiging": {
+                    "vestigingsnummer": vestigingsnummer,
+                    "kvkNummer": kvk,
+                    "eersteHandelsnaam": naam,
+                    "indHoofdvestiging": "Ja",
+                    "indCommercieleVestiging": "Ja",
+                    "totaalWerkzamePersonen": 1,
+                    "adressen": [adres],
+                    "links": [{"rel": "basisprofiel", "href": base}],
+                },
+                "eigenaar": {
+                    "rechtsvorm": rechtsvorm,
+                    "uitgebreideRechtsvorm": rechtsvorm,
+                    "links": [{"rel": "basisprofiel", "href": base}],
+                },
+            },
+        }
+        path = m.stage / "kvk" / f"basisprofiel-{kvk}.json"
+        path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        m.api_profiles += 1
 
     def write_persons(self) -> None:
         m = self.m
