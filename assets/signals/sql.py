@@ -267,7 +267,13 @@ FROM active"""
 # -- 2. identical businesses in one street / nearby ---------------------------------------------
 
 
-def _vulnerable_ctes(cfg: SignalsConfig) -> list[str]:
+def vulnerable_sector_sql(cfg: SignalsConfig) -> str:
+    """``vestigingsnummer, sector, omschrijving`` for every vestiging in a vulnerable sector.
+
+    Reads only ``kvk.vestiging_sbi``. The sector is the SBI 2008 code of ``sbi_digits`` digits
+    (SBI 2025 codes through ``sbi2025_to_2008`` where their digits differ); with
+    ``main_activity_only`` only the hoofdactiviteit counts. Also used by the brancheanalyse notebook.
+    """
     ib = cfg.identical_businesses
     sectors = " UNION ALL ".join(
         f"SELECT {_lit(code)} AS sector, {_lit(name)} AS omschrijving"
@@ -281,24 +287,28 @@ def _vulnerable_ctes(cfg: SignalsConfig) -> list[str]:
         or "SELECT NULL::VARCHAR AS prefix, NULL::VARCHAR AS sector WHERE false"
     )
     main_only = "WHERE s.is_hoofdactiviteit" if ib.main_activity_only else ""
-    return [
-        _VESTIGING_LOC,
-        _ACTIVE,
-        f"sector_list AS ({sectors})",
-        f"sbi2025 AS ({mapping})",
-        f"""activity AS (
+    return f"""WITH sector_list AS ({sectors}),
+sbi2025 AS ({mapping}),
+activity AS (
     SELECT s.vestigingsnummer,
            coalesce(m.sector, left(replace(s.sbi_code, '.', ''), {ib.sbi_digits})) AS sector
     FROM kvk.vestiging_sbi s
     LEFT JOIN sbi2025 m ON s.sbi_versie = '2025' AND starts_with(replace(s.sbi_code, '.', ''), m.prefix)
     {main_only}
-)""",
+)
+SELECT DISTINCT a.vestigingsnummer, a.sector, sl.omschrijving
+FROM activity a JOIN sector_list sl USING (sector)"""
+
+
+def _vulnerable_ctes(cfg: SignalsConfig) -> list[str]:
+    return [
+        _VESTIGING_LOC,
+        _ACTIVE,
+        f"sector_of AS ({vulnerable_sector_sql(cfg)})",
         """vulnerable AS (
     SELECT DISTINCT a.vestigingsnummer, a.nummeraanduiding_id, a.verblijfsobject_id,
-                    act.sector, sl.omschrijving
-    FROM active a
-    JOIN activity act USING (vestigingsnummer)
-    JOIN sector_list sl USING (sector)
+                    so.sector, so.omschrijving
+    FROM active a JOIN sector_of so USING (vestigingsnummer)
 )""",
     ]
 
@@ -341,8 +351,8 @@ def identical_businesses_nearby_sql(cfg: SignalsConfig) -> str:
         [
             *_vulnerable_ctes(cfg),
             f"""pts AS (
-    SELECT v.sector, v.nummeraanduiding_id, any_value(v.verblijfsobject_id) AS verblijfsobject_id,
-           any_value(vo.x) AS x, any_value(vo.y) AS y,
+    SELECT v.sector, any_value(v.omschrijving) AS omschrijving, v.nummeraanduiding_id,
+           any_value(v.verblijfsobject_id) AS verblijfsobject_id, any_value(vo.x) AS x, any_value(vo.y) AS y,
            floor(any_value(vo.x) / {r})::BIGINT AS cx, floor(any_value(vo.y) / {r})::BIGINT AS cy,
            count(DISTINCT v.vestigingsnummer) AS n,
            list(DISTINCT v.vestigingsnummer ORDER BY v.vestigingsnummer) AS vestigingsnummers
@@ -377,14 +387,13 @@ def identical_businesses_nearby_sql(cfg: SignalsConfig) -> str:
         ],
         f"""SELECT c.centre AS nummeraanduiding_id, pt.verblijfsobject_id, vp.pand_id,
        NULL AS openbare_ruimte_id,
-       json_object('sector', c.sector, 'omschrijving', sl.omschrijving,
+       json_object('sector', c.sector, 'omschrijving', pt.omschrijving,
                    'establishments', c.establishments, 'min_establishments', {n},
                    'radius_m', {r}, 'nummeraanduiding_ids', c.members,
                    'vestigingsnummers', c.vestigingsnummers) AS evidence,
        pt.x, pt.y
 FROM candidates c
 JOIN pts pt ON pt.sector = c.sector AND pt.nummeraanduiding_id = c.centre
-JOIN sector_list sl ON sl.sector = c.sector
 LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pt.verblijfsobject_id
 WHERE NOT EXISTS (SELECT 1 FROM dominated d WHERE d.sector = c.sector AND d.centre = c.centre)""",
     )
