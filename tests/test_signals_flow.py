@@ -88,6 +88,11 @@ def test_signal_assets_report_purpose_and_lineage(town):
     assert set(materialisations) == {f"signals/{c}" for c in [*FLAG_SQL, "flags"]}
     assert materialisations["signals/overcrowding"]["purpose"].value == "adreskwaliteit"
     assert materialisations["signals/staff_safety"]["purpose"].value == "veiligheid_medewerkers"
+    building = materialisations["signals/many_companies_in_building"]
+    assert 0 < building["located_in_pand"].value <= building["active_vestigingen"].value
+    assert building["match_rate"].value == pytest.approx(
+        building["located_in_pand"].value / building["active_vestigingen"].value, abs=1e-4
+    )
     for meta in materialisations.values():
         assert {"dagster/row_count", "dagster/column_schema", "dagster/column_lineage"} <= set(meta)
     outputs = [e.output for e in ProcessingLog(warehouse).entries() if e.action == "gated_join"]

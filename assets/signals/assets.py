@@ -64,6 +64,9 @@ def _flag_asset(code: str) -> AssetsDefinition:
             context.log.info(
                 f"address match: {in_pand} of {active} active vestigingen located in a pand ({rate:.1%})"
             )
+            context.add_output_metadata(
+                {"active_vestigingen": active, "located_in_pand": in_pand, "match_rate": round(rate, 4)}
+            )
         return FLAG_SQL[code](cfg)
 
     return _compute
