@@ -16,7 +16,7 @@ class Outcome:
     success: bool
     run_id: str
     materialized: dict[str, int | None] = field(default_factory=dict)  # asset -> row count
-    checks: dict[str, bool] = field(default_factory=dict)  # check -> passed
+    checks: dict[str, str] = field(default_factory=dict)  # check -> "passed" | "WARN" | "ERROR"
     failures: list[str] = field(default_factory=list)  # step -> error message
 
     def print(self, console: Console) -> None:
@@ -26,11 +26,11 @@ class Outcome:
         for key, rows in sorted(self.materialized.items()):
             table.add_row(key, "" if rows is None else f"{rows:,}")
         console.print(table)
-        failed_checks = [name for name, ok in self.checks.items() if not ok]
-        console.print(
-            f"checks: {len(self.checks) - len(failed_checks)} passed, {len(failed_checks)} failed"
-            + (f" ({', '.join(sorted(failed_checks))})" if failed_checks else "")
-        )
+        for outcome in ("passed", "WARN", "ERROR"):
+            names = sorted(name for name, result in self.checks.items() if result == outcome)
+            if names:
+                shown = "" if outcome == "passed" else f": {', '.join(names)}"
+                console.print(f"checks {outcome}: {len(names)}{shown}")
         for failure in self.failures:
             console.print(f"[red]failed:[/red] {failure}")
         console.print(
@@ -50,7 +50,11 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> Outcome:
 
     defs = build_definitions(data_dir, warehouse)
     job = defs.resolve_job_def("knooppunt_job")
-    result = job.execute_in_process(instance=_instance(), raise_on_error=False)
+    result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        instance=_instance(),
+        raise_on_error=False,
+    )
     outcome = Outcome(success=result.success, run_id=result.run_id)
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
@@ -59,7 +63,8 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> Outcome:
             outcome.materialized[mat.asset_key.to_user_string()] = rows.value if rows else None
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
-            outcome.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = ev.passed
+            result = "passed" if ev.passed else ev.severity.value
+            outcome.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = result
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.event_specific_data.error
             message = error.message.strip().splitlines()[-1] if error else "unknown error"
