@@ -24,6 +24,7 @@ import importlib.util
 import io
 import multiprocessing
 import re
+import resource
 import sys
 import tempfile
 import threading
@@ -162,6 +163,13 @@ def _expat_part(part: Part) -> int:
     return total
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its terminated children so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def bare_expat(source: Path, processes: int) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as scratch:
         parts = find_parts(source, Path(scratch)).parts
@@ -191,8 +199,10 @@ def main() -> None:
             source, origin = build_input(tmpdir / "data", args.addresses, args.seed)
             print(f"input: {origin}; built in {time.perf_counter() - t:.1f} s")
         print(f"source: {source}")
+        cpu = cpu_seconds()
         with PeakRss() as peak:
             report = load_bag(Warehouse(tmpdir / "warehouse"), source, processes=args.processes)
+        ingest_cpu = cpu_seconds() - cpu
         mb = report.bytes / 1e6
         current = sum(report.objects.values())
         voorkomens = int(report.extra.get("voorkomens", 0))
@@ -203,12 +213,25 @@ def main() -> None:
             f"{voorkomens / report.seconds:9.0f} voorkomens/s, "
             f"{current / report.seconds:9.0f} current objects/s"
         )
+        print(
+            f"  of which  : read (unzip, parse, append) {report.extra['read_seconds']} s, "
+            f"current selection and derived tables {report.extra['select_seconds']} s"
+        )
         print(f"peak memory : {peak.peak / 1e6:9.1f} MB (RSS of this process + worker processes)")
+        cpu = cpu_seconds()
         total, seconds = bare_expat(source, args.processes)
+        bare_cpu = cpu_seconds() - cpu
         print(
             f"bare expat  : {total / 1e6:9.1f} MB XML in {seconds:7.2f} s = {total / 1e6 / seconds:7.1f} MB/s"
         )
-        print(f"ratio ingest / bare expat: {(mb / report.seconds) / (total / 1e6 / seconds):.2f}")
+        print(
+            f"ratio ingest / bare expat (wall clock): {(mb / report.seconds) / (total / 1e6 / seconds):.2f}"
+        )
+        print(
+            f"CPU (parent + workers): ingest {ingest_cpu:.1f} s = {mb / ingest_cpu:.1f} MB per CPU-s, "
+            f"bare expat {bare_cpu:.1f} s = {total / 1e6 / bare_cpu:.1f} MB per CPU-s, "
+            f"ratio {bare_cpu / ingest_cpu:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -89,3 +89,19 @@ def test_dagster_assets_materialize(tmp_path):
     assert meta["rejects"].value == 2
     assert "verblijfsobject_id" in [c.name for c in meta["dagster/column_schema"].schema.columns]
     assert meta["mb_per_s"].value > 0
+
+
+def test_error_in_a_worker_process_names_the_file(tmp_path):
+    delivery = tmp_path / "bag"
+    delivery.mkdir()
+    with zipfile.ZipFile(EXTRACT) as outer:
+        for object_type in ("NUM", "OPR"):
+            (delivery / f"9999{object_type}15092020.zip").write_bytes(
+                outer.read(f"9999{object_type}15092020.zip")
+            )
+    good = zipfile.ZipFile(delivery / "9999NUM15092020.zip").read("0221NUM15092020-000001.xml")
+    (delivery / "0221NUM15092020-000002.xml").write_bytes(good[:5000])
+    with pytest.raises(SourceError) as err:
+        load_bag(Warehouse(tmp_path / "wh"), delivery, processes=2)
+    assert err.value.file == "0221NUM15092020-000002.xml"
+    assert "truncated" in err.value.reason

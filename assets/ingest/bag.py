@@ -65,6 +65,8 @@ def load_bag(
             "stand_technische_datum": str(stats.stand_technische_datum or ""),
             "as_of": str(stats.as_of),
             "mb_per_s": round(stats.xml_bytes / 1e6 / seconds, 1) if seconds else 0.0,
+            "read_seconds": round(stats.read_seconds, 2),
+            "select_seconds": round(stats.select_seconds, 2),
         },
     )
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import zipfile
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import islice
 
 import pyarrow as pa
 
@@ -92,13 +94,33 @@ def default_processes() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _parse_in_worker(part: Part) -> PartResult | tuple[str, str, str | None]:
+    """:func:`parse_part` for a pool: a SourceError comes back as (file, reason, record)."""
+    try:
+        return parse_part(part)
+    except SourceError as exc:  # its pickled form cannot be rebuilt, so send the fields
+        return (exc.file, exc.reason, exc.record)
+
+
 def read_delivery(parts: list[Part], processes: int | None = None) -> Iterator[PartResult]:
-    """Parse all parts, ``processes`` at a time (1 = in this process). Results arrive unordered."""
+    """Parse all parts, ``processes`` at a time (1 = in this process).
+
+    At most two results per worker are in flight or waiting, so memory does not grow with the
+    number of deelbestanden even when the writer is slower than the parsers.
+    """
     processes = processes or default_processes()
     if processes == 1 or len(parts) == 1:
         for part in parts:
             yield parse_part(part)
         return
     ctx = multiprocessing.get_context("spawn")
+    todo = iter(parts)
     with ctx.Pool(min(processes, len(parts))) as pool:
-        yield from pool.imap_unordered(parse_part, parts, chunksize=1)
+        pending = deque(pool.apply_async(_parse_in_worker, (p,)) for p in islice(todo, 2 * processes))
+        while pending:
+            result = pending.popleft().get()
+            if (part := next(todo, None)) is not None:
+                pending.append(pool.apply_async(_parse_in_worker, (part,)))
+            if isinstance(result, tuple):
+                raise SourceError(*result)
+            yield result
