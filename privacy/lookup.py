@@ -340,11 +340,14 @@ class Lookup:
         return result + [Building(pid, wkt, False) for pid, wkt in neighbours if pid not in focus_ids]
 
     # -- export ------------------------------------------------------------------------------------
-    def export(self, actor: Actor, purpose: str, case_number: str) -> list[dict[str, Any]]:
-        """Every flagged place the purpose may show, one row per flag and address, without evidence.
+    def export(
+        self, actor: Actor, purpose: str, case_number: str, *, with_evidence: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every flagged place the purpose may show, one row per flag and address.
 
-        A list of places, not a file: no evidence, no persons. Front-line roles cannot export.
-        Logged with the number of rows and the flags exported.
+        By default a list of places: no evidence, so no persons. ``with_evidence`` adds the
+        evidence (JSON text) and logs the pseudonymised persons in it. Front-line roles cannot
+        export. Logged with the number of rows and the flags exported.
         """
         register = load_register(self.register_path)
         p = self._allowed(register, actor, purpose, case_number, {"export": True})
@@ -356,6 +359,7 @@ class Lookup:
                            f.openbare_ruimte_id, coalesce(a.openbare_ruimte_naam, o.naam) AS straat,
                            a.huisnummer, a.huisletter, a.huisnummertoevoeging, a.postcode,
                            a.woonplaats_naam AS woonplaats, f.reference_date, f.x, f.y
+                           {", CAST(f.evidence AS VARCHAR) AS evidence" if with_evidence else ""}
                     FROM signals.flags f
                     LEFT JOIN (SELECT * FROM bag.adres QUALIFY row_number() OVER
                                (PARTITION BY nummeraanduiding_id ORDER BY nummeraanduiding_id) = 1) a
@@ -368,6 +372,7 @@ class Lookup:
             )
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        persons = sorted({pid for r in rows for pid in _pseudonyms(json.loads(r.get("evidence") or "{}"))})
         self.log.append(
             LogEntry.under(
                 register,
@@ -375,9 +380,24 @@ class Lookup:
                 "export",
                 actor.user_id,
                 role=actor.role,
-                inputs={"signals.flags": list(FLAG_KEYS), "bag.adres": ["nummeraanduiding_id", "postcode"]},
+                objects=[
+                    {
+                        "soortObjectId": "persoon_id (pseudoniem)",
+                        "objectId": pid,
+                        "betrokkenheid": "in bewijs",
+                    }
+                    for pid in persons
+                ],
+                inputs={
+                    "signals.flags": [*FLAG_KEYS, "evidence"] if with_evidence else list(FLAG_KEYS),
+                    "bag.adres": ["nummeraanduiding_id", "postcode", "huisnummer"],
+                },
                 row_counts={"rows": len(rows)},
-                details={"case_number": case_number, "flags": sorted({r["flag"] for r in rows})},
+                details={
+                    "case_number": case_number,
+                    "flags": sorted({r["flag"] for r in rows}),
+                    "with_evidence": with_evidence,
+                },
             )
         )
         return rows

@@ -254,5 +254,9 @@ def test_export_lists_places_for_the_purpose_and_is_logged(lookup, warehouse):
     assert "evidence" not in rows[0]
     last = list(ProcessingLog(warehouse).entries())[-1]
     assert (last.action, last.row_counts, last.details["case_number"]) == ("export", {"rows": 2}, "Z-EXP-1")
+    with_evidence = lookup.export(BIBOB, "bibob_screening", "BIBOB-EXP", with_evidence=True)
+    assert json.loads(with_evidence[0]["evidence"])["family_elsewhere"] == [PERSON]
+    last = list(ProcessingLog(warehouse).entries())[-1]
+    assert last.details["with_evidence"] and last.objects[0]["objectId"] == PERSON
     with pytest.raises(LookupRefused, match="front-line roles cannot export"):
         lookup.export(FRONTLINE, "veiligheid_medewerkers", "HB-9")
