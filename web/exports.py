@@ -16,8 +16,23 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
-from web.bagreads import EXPORT_COLUMNS
-
+# The columns of privacy.lookup.Lookup.export(), in file order.
+EXPORT_COLUMNS = (
+    "flag",
+    "nummeraanduiding_id",
+    "verblijfsobject_id",
+    "pand_id",
+    "openbare_ruimte_id",
+    "straat",
+    "huisnummer",
+    "huisletter",
+    "huisnummertoevoeging",
+    "postcode",
+    "woonplaats",
+    "reference_date",
+    "x",
+    "y",
+)
 LAYER = "gemarkeerde_adressen"
 CRS = "EPSG:28992"
 

@@ -1,27 +1,24 @@
 """The lookups as the web pages and the terminal use them: one adapter over ``privacy.lookup``.
 
-Everything that decides or logs goes through :class:`privacy.lookup.Lookup` (hit/no-hit, details,
-refusals) and :class:`privacy.log.ProcessingLog` (flag lineage, the export's log entry). This
-module only turns results into what officers read: Dutch labels, evidence tables, the map, and
-Dutch versions of the refusal reasons.
+Everything that reads data, decides or logs goes through :class:`privacy.lookup.Lookup` (hit/no-hit,
+details, refusals, address choices, buildings for the map, exports) and
+:class:`privacy.log.ProcessingLog` (flag lineage). This module only turns results into what
+officers read: Dutch labels, evidence tables, the map, and Dutch versions of the refusal reasons.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from pipelines.warehouse import Warehouse, connect, current_release
-from privacy.log import LogEntry, ProcessingLog
-from privacy.lookup import Actor, DetailResult, FlagView, Lookup, LookupRefused, Target
+from pipelines.warehouse import Warehouse
+from privacy.log import ProcessingLog
+from privacy.lookup import Actor, DetailResult, FlagView, Lookup, LookupRefused, LookupUnavailable, Target
 from privacy.register import Purpose, Register, load_register
-from web import bagreads
+from web.svgmap import MapBuilding, MapPoint, render_map
 from web.validation import TargetInput
 
 FLAG_TITLES = {
@@ -130,8 +127,12 @@ REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"an address needs"), "Een adres heeft een postcode en een huisnummer nodig."),
     (re.compile(r"unknown target kind"), "Kies waarop u wilt zoeken."),
     (re.compile(r"re-identification"), "Heridentificatie is niet toegestaan voor dit verzoek."),
+    (re.compile(r"front-line roles cannot export"), "Frontofficemedewerkers kunnen geen lijsten exporteren."),
 ]
-NO_RELEASE = "Er is nog geen gepubliceerde versie van de gegevens. Vraag het datateam om `knooppunt run`."
+NO_RELEASE = (
+    "Er is nog geen (volledige) gepubliceerde versie van de gegevens. Vraag het datateam om `knooppunt run`."
+)
+UNAVAILABLE = (FileNotFoundError, LookupUnavailable)
 
 
 def dutch_refusal(reason: str) -> str:
@@ -139,6 +140,13 @@ def dutch_refusal(reason: str) -> str:
         if m := pattern.search(reason):
             return message.format(*m.groups())
     return f"De raadpleging is geweigerd ({reason})."
+
+
+@dataclass(frozen=True)
+class AddressChoice:
+    huisletter: str
+    toevoeging: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -231,47 +239,12 @@ def evidence_view(
     return facts, tables
 
 
-class SharedRelease:
-    """One read-only connection to the published release, shared by all requests through cursors.
-
-    Opening a connection LOADs the spatial extension (about a second), far too slow per lookup.
-    Each call checks ``releases/CURRENT``; a new release gets a new connection, while requests
-    still holding a cursor on the previous one finish on it.
-    """
-
-    def __init__(self, warehouse: Warehouse):
-        self.warehouse = warehouse
-        self._lock = threading.Lock()
-        self._path: Path | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        path = current_release(self.warehouse)
-        with self._lock:
-            if path != self._path or self._con is None:
-                self._con = connect(path, read_only=True)
-                self._path = path
-            return self._con.cursor()
-
-
-class _SharedReleaseLookup(Lookup):
-    """privacy.lookup.Lookup on the shared release connection (same checks, same logging)."""
-
-    def __init__(self, warehouse: Warehouse, register_path: str | Path | None, release: SharedRelease):
-        super().__init__(warehouse, register_path)
-        self._shared = release
-
-    def _release(self) -> duckdb.DuckDBPyConnection:
-        return self._shared.cursor()
-
-
 class LookupService:
     def __init__(self, warehouse_root: str | Path, register_path: str | Path | None = None):
         self.root = Path(warehouse_root)
         self.warehouse = Warehouse(self.root)
         self.register_path = register_path
-        self.release = SharedRelease(self.warehouse)
-        self.lookup = _SharedReleaseLookup(self.warehouse, register_path, self.release)
+        self.lookup = Lookup(self.warehouse, register_path)
         self.log = ProcessingLog(self.warehouse)
         self._register: tuple[float, Register] | None = None
 
@@ -299,7 +272,7 @@ class LookupService:
             res = self.lookup.hit(Actor(user_id, role), purpose, case, Target(target.kind, target.value))
         except LookupRefused as exc:
             return HitOutcome(refused=dutch_refusal(exc.reason))
-        except FileNotFoundError:
+        except UNAVAILABLE:
             return HitOutcome(refused=NO_RELEASE)
         return HitOutcome(res.hit, res.request_id, res.target_label)
 
@@ -308,7 +281,7 @@ class LookupService:
             result = self.lookup.detail(Actor(user_id, role), request_id)
         except LookupRefused as exc:
             return DetailOutcome(refused=dutch_refusal(exc.reason))
-        except FileNotFoundError:
+        except UNAVAILABLE:
             return DetailOutcome(refused=NO_RELEASE)
         frontline = role == "frontline"
         lineage = {} if frontline else self.flag_lineage({f.flag for f in result.flags})
@@ -369,61 +342,39 @@ class LookupService:
 
     def map_for(self, outcome: DetailOutcome, background: str | None = None):
         """Inline SVG of the panden of the flags and their neighbours (empty for front-line staff)."""
-        from web.svgmap import MapPoint, render_map
-
         if outcome.frontline or outcome.result is None:
             return ""
         flags = outcome.result.flags
         pand_ids = sorted({f.pand_id for f in flags if f.pand_id})
         points = [(f.x, f.y) for f in flags if f.x is not None and f.y is not None]
         try:
-            buildings = bagreads.map_buildings(self.release.cursor(), pand_ids, points)
-        except FileNotFoundError:
+            buildings = self.lookup.buildings(pand_ids, points)
+        except UNAVAILABLE:
             return ""
+        shapes = [MapBuilding(b.pand_id, b.wkt, b.focus, f"Pand {b.pand_id}") for b in buildings]
         marks = [MapPoint(f.x, f.y, FLAG_TITLES.get(f.flag, f.flag)) for f in flags if f.x is not None]
-        return render_map(buildings, marks, background)
+        return render_map(shapes, marks, background)
 
-    def address_choices(self, postcode: str, huisnummer: int) -> list[bagreads.AddressChoice]:
+    def address_choices(self, postcode: str, huisnummer: int) -> list[AddressChoice]:
+        """The addresses at this postcode and huisnummer (open BAG data, not logged)."""
         try:
-            return bagreads.address_choices(self.release.cursor(), postcode, huisnummer)
-        except FileNotFoundError:
+            choices = self.lookup.address_choices(postcode, huisnummer)
+        except UNAVAILABLE:
             return []
+        return [
+            AddressChoice(
+                c.huisletter,
+                c.toevoeging,
+                f"{c.straat} {huisnummer}{c.huisletter}{'-' + c.toevoeging if c.toevoeging else ''}".strip(),
+            )
+            for c in choices
+        ]
 
-    def export(
-        self, user_id: str, role: str, purpose: str, case: str, fmt: str
-    ) -> tuple[list[dict], str | None]:
-        """Flagged addresses under ``purpose`` (only its flags), logged; or a Dutch refusal."""
-        register = self.register()
-        actor = Actor(user_id, role)
-        context = {"export": fmt}
+    def export(self, user_id: str, role: str, purpose: str, case: str) -> tuple[list[dict], str | None]:
+        """Flagged addresses under ``purpose`` (only its flags, no evidence), logged; or a Dutch refusal."""
         try:
-            # The same purpose/role/case checks (and refusal logging) as a lookup.
-            p = self.lookup._allowed(register, actor, purpose, case, context)
+            return self.lookup.export(Actor(user_id, role), purpose, case), None
         except LookupRefused as exc:
             return [], dutch_refusal(exc.reason)
-        try:
-            rows = bagreads.flagged_addresses(self.release.cursor(), p.flags)
-        except FileNotFoundError:
+        except UNAVAILABLE:
             return [], NO_RELEASE
-        self.log.append(
-            LogEntry.under(
-                register,
-                p,
-                "detail",
-                user_id,
-                role=role,
-                objects=[
-                    {
-                        "soortObjectId": "BAG nummeraanduiding",
-                        "objectId": r["nummeraanduiding_id"],
-                        "betrokkenheid": "geëxporteerd",
-                    }
-                    for r in rows
-                    if r["nummeraanduiding_id"]
-                ],
-                inputs={"signals.flags": list(bagreads.EXPORT_COLUMNS[:5]) + ["reference_date", "x", "y"]},
-                row_counts={"flags": len(rows)},
-                details={"case_number": case, "export": fmt, "flags": list(p.flags)},
-            )
-        )
-        return rows, None

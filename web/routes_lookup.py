@@ -161,7 +161,7 @@ async def export(request: Request) -> Response:
     if _rate_limited(request, session):
         return _export_page(request, session, 429, error=RATE_MESSAGE, form=form)
     rows, refused = await run_in_threadpool(
-        service(request).export, session.user_id or "", session.role or "", purpose, case, fmt
+        service(request).export, session.user_id or "", session.role or "", purpose, case
     )
     if refused:
         return _export_page(request, session, 403, error=refused, form=form)

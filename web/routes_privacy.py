@@ -53,8 +53,9 @@ def _object(e: LogEntry) -> str:
         return "adres, BAG " + ", ".join(ids) if ids else "adres (niet in de BAG)"
     if kind:
         return f"{kind} {e.details.get('target_value', '')}"
-    if e.details.get("export"):
-        return f"export ({e.details['export']}, {e.row_counts.get('flags', 0)} regels)"
+    if e.action == "export":
+        flags = ", ".join(e.details.get("flags", []))
+        return f"lijst van {e.row_counts.get('rows', 0)} gevlagde plaatsen ({flags})"
     if e.details.get("request_id"):
         return f"details bij verzoek {e.details['request_id'][:8]}…"
     if e.output:
@@ -68,7 +69,7 @@ def _row(e: LogEntry) -> LogRow:
         e.tijdstip[:19].replace("T", " "),
         e.gebruiker,
         ROLES.get(e.role or "", e.role or ""),
-        "Export" if e.details.get("export") else ACTION_NAMES.get(e.action, e.action),
+        ACTION_NAMES.get(e.action, e.action),
         e.purpose_name or e.purpose or "",
         str(e.details.get("case_number", "")),
         _object(e),
