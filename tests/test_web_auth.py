@@ -152,6 +152,9 @@ def test_oversized_request_is_refused_in_dutch(root):
     token = csrf(c)
     r = c.post("/aanmelden", data={"csrf_token": token, "gebruiker": "x" * 70_000, "wachtwoord": "y"})
     assert r.status_code == 413 and "te groot" in r.text
+    chunks = iter([b"csrf_token=" + token.encode(), b"&gebruiker=" + b"x" * 70_000])
+    r = c.post("/aanmelden", content=chunks, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "Traceback" not in r.text
 
 
 def test_login_attempts_are_rate_limited(root):

@@ -160,7 +160,9 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         request.state.session = session or c.sessions.new()
         request.state.session_expired = expired
         length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY):
+        # Forms always carry a length; a POST without one (chunked) could be of any size.
+        unbounded = request.method == "POST" and length is None
+        if unbounded or (length and (not length.isdigit() or int(length) > MAX_BODY)):
             c.events.record("oversized", request.state.session.user_id, request.url.path)
             response: Response = error_page(
                 request,
