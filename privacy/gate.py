@@ -46,6 +46,7 @@ from dagster import (
 
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import Warehouse, connect, current_release, load_spatial
+from privacy.lineage import parse_lineage
 from privacy.log import LogEntry, ProcessingLog
 from privacy.register import Purpose, Register, RegisterError, load_register
 
@@ -72,7 +73,7 @@ class GateDeclaration:
         return ".".join(self.key)
 
     def lineage(self, output_columns: Sequence[str]) -> dict[str, list[str]]:
-        """Per output column, the ``schema.table.column`` source columns it derives from.
+        """Coarse lineage, when :func:`privacy.lineage.parse_lineage` cannot analyse the query.
 
         A column that passes a read column through under the same name depends on that column;
         any other (computed) column depends on every declared read column: coarse but never
@@ -347,6 +348,7 @@ def run_gated(
         input_rows = {
             t: gated._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in declaration.reads
         }
+        parsed = parse_lineage(gated._con, sql, declaration.reads)
         result = gated._con.execute(sql).to_arrow_reader()
         schema, name = declaration.key
         with warehouse.transaction() as con:
@@ -363,8 +365,12 @@ def run_gated(
     finally:
         gated.close()
 
-    lineage = declaration.lineage([c for c, _ in columns])
-    details: dict[str, Any] = {"lineage": lineage}
+    names = [c for c, _ in columns]
+    if parsed is not None and len(parsed) == len(names):
+        lineage, method = dict(zip(names, parsed, strict=True)), "parsed"
+    else:
+        lineage, method = declaration.lineage(names), "coarse"
+    details: dict[str, Any] = {"lineage": lineage, "lineage_method": method}
     if purpose.aggregated_only:
         details.update(min_cell_size=purpose.min_cell_size, suppressed_cells=suppressed)
     entry = log.append(
@@ -383,7 +389,7 @@ def run_gated(
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "dagster/column_schema": TableSchema(columns=[TableColumn(name=c, type=t) for c, t in columns]),
-        "dagster/column_lineage": column_lineage(lineage),
+        "dagster/column_lineage": dagster_lineage(lineage),
         "purpose": purpose.key,
         "verwerkingsactiviteit": purpose.naam,
         "grondslag": f"{purpose.grondslag}: {purpose.toelichting_grondslag}",
@@ -395,7 +401,7 @@ def run_gated(
     return MaterializeResult(metadata=metadata)
 
 
-def column_lineage(lineage: Mapping[str, Sequence[str]]) -> TableColumnLineage:
+def dagster_lineage(lineage: Mapping[str, Sequence[str]]) -> TableColumnLineage:
     """Dagster column lineage from ``{output column: ["schema.table.column", ...]}``."""
     deps = {}
     for out, sources in lineage.items():

@@ -235,11 +235,20 @@ def _lineage(entries: list[LogEntry], register: Register) -> str:
     for table in sorted(latest):
         e = latest[table]
         lineage = e.details.get("lineage", {})
-        rows = [[f"<code>{escape(col)}</code>", escape(", ".join(src))] for col, src in lineage.items()]
+        rows = [
+            [
+                f"<code>{escape(col)}</code>",
+                escape(", ".join(src)) or '<span class="muted">geen bronkolom (constante of telling)</span>',
+            ]
+            for col, src in lineage.items()
+        ]
+        method = e.details.get("lineage_method", "coarse")
         out.append(
             f"<h3><code>{escape(table)}</code></h3><p>doel <code>{escape(e.purpose or '')}</code>, "
             f"{e.row_counts.get(table, 0)} rijen, {escape(e.tijdstip[:19])}, "
-            f"run <code>{escape(e.run_id or '')}</code></p>"
+            f"run <code>{escape(e.run_id or '')}</code>"
+            + ("" if method == "parsed" else ' — <span class="warn">grof: elke gelezen kolom</span>')
+            + "</p>"
         )
         out.append(_table(["Uitvoerkolom", "Bronkolommen"], rows))
     flags = sorted({f for p in register.purposes.values() for f in p.flags})

@@ -137,12 +137,9 @@ def test_gated_join_writes_the_result_with_lineage_and_log(warehouse):
     assert [(d.asset_key, d.column_name) for d in lineage["pand_id"]] == [
         (AssetKey(["bag", "verblijfsobject_pand"]), "pand_id")
     ]
-    assert {d.column_name for d in lineage["vestigingen"]} == {
-        "verblijfsobject_id",
-        "pand_id",
-        "vestigingsnummer",
-        "datum_einde",
-    }
+    assert [(d.asset_key, d.column_name) for d in lineage["vestigingen"]] == [
+        (AssetKey(["kvk", "vestiging"]), "vestigingsnummer")
+    ]
 
     (entry,) = list(ProcessingLog(warehouse).entries())
     assert entry.action == "gated_join" and entry.output == "signals.test_companies"
@@ -155,6 +152,21 @@ def test_gated_join_writes_the_result_with_lineage_and_log(warehouse):
     assert entry.run_id == result.run_id and entry.code_version
     assert "Subsidiariteit" in entry.justification
     assert entry.details["lineage"]["pand_id"] == ["bag.verblijfsobject_pand.pand_id"]
+    assert entry.details["lineage_method"] == "parsed"
+
+
+def test_lineage_falls_back_to_every_declared_column(warehouse):
+    @gated_asset(key=["signals", "test_temp"], purpose="signaalanalyse_ondermijning", reads=READS)
+    def via_temp_table(context, gated):
+        gated.execute("CREATE TEMP TABLE t AS " + JOIN)
+        return "SELECT pand_id, vestigingen * 2 AS double FROM t"
+
+    result = run(via_temp_table, warehouse)
+    assert result.success
+    (entry,) = list(ProcessingLog(warehouse).entries())
+    assert entry.details["lineage_method"] == "coarse"
+    assert entry.details["lineage"]["pand_id"] == ["bag.verblijfsobject_pand.pand_id"]
+    assert len(entry.details["lineage"]["double"]) == 5  # every declared column: never missing a source
 
 
 def test_the_sandbox_cannot_reach_files_or_change_its_configuration(warehouse):
