@@ -68,7 +68,11 @@ def _write_json(path: Path, data: dict) -> None:
 @audit_app.command("verify")
 def verify(warehouse: WarehouseOpt = None) -> None:
     """Check the processing log's hash chain: exit 0 when intact, else 1 naming the first bad entry."""
-    result = ProcessingLog(_warehouse(warehouse)).verify()
+    try:
+        result = ProcessingLog(_warehouse(warehouse)).verify()
+    except LogError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     if result.ok:

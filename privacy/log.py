@@ -186,7 +186,14 @@ class ProcessingLog:
         self.head_path = self.dir / HEAD_FILE
 
     # -- keys and locking -------------------------------------------------------------------------
-    def _key(self) -> bytes:
+    def _key(self, create: bool = True) -> bytes:
+        """The HMAC key; verification never creates one (a new key would fail every entry)."""
+        configured = os.environ.get(ENV_KEY) or os.environ.get(ENV_KEY_FILE)
+        if not create and not configured and not (self.warehouse.secrets_dir / "log.key").exists():
+            raise LogError(
+                f"cannot verify the processing log: no log key (set {ENV_KEY} or {ENV_KEY_FILE}, "
+                f"or restore {self.warehouse.secrets_dir / 'log.key'})"
+            )
         return load_key(ENV_KEY, ENV_KEY_FILE, "log.key", self.warehouse.secrets_dir)
 
     def _mac(self, key: bytes, data: dict[str, Any]) -> str:
@@ -320,7 +327,9 @@ class ProcessingLog:
 
     # -- verification -----------------------------------------------------------------------------
     def verify(self) -> VerifyResult:
-        key = self._key()
+        if not self.path.exists() and not self.head_path.exists():
+            return VerifyResult(True, 0)
+        key = self._key(create=False)
         parsed: list[tuple[int, dict[str, Any] | None]] = []
         for number, line in self._lines():
             try:

@@ -185,3 +185,10 @@ def test_find_reads_backwards_across_blocks(log):
     assert log.find(action="detail") is None
     forwards = [line.rstrip("\n") for line in lines(log)]
     assert list(log._lines_backwards(block=64))[::-1] == forwards
+
+
+def test_verify_never_creates_a_key(log):
+    (log.warehouse.secrets_dir / "log.key").unlink()
+    with pytest.raises(LogError, match="no log key"):
+        log.verify()
+    assert not (log.warehouse.secrets_dir / "log.key").exists()
