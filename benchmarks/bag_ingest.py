@@ -12,18 +12,13 @@ Prints, for the same XML deelbestanden and the same number of processes:
   over the same files, fanned out the same way, and the ratio ingest / bare.
 
 ``--addresses N`` builds the input with the synthetic municipality generator
-(``sources.synthetic.generate``) when it exists; otherwise with :func:`replicate_fixture`, which
-writes an LVBAG extract that REPLICATES THE DOESBURG FIXTURE'S OBJECTS UNDER NEW IDS (labelled
-as such in the output).
+(``sources.synthetic.generate``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import io
 import multiprocessing
-import re
 import resource
 import sys
 import tempfile
@@ -36,14 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assets.ingest.bag import load_bag  # noqa: E402
-from pipelines.warehouse import Warehouse  # noqa: E402
-from sources.bag.delivery import Part, find_parts  # noqa: E402
-
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "bag" / "BAGNLDL-15092020-small.zip"
-BLOCKS_PER_FILE = 10_000
-_ID = re.compile(rb">0221(\d\d)0000(\d{6})<")
-_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+# Worker processes (spawn) import this module again: its top level stays light (no Dagster,
+# no sources.bag), so neither pool pays for imports its real work does not need.
 
 
 class PeakRss:
@@ -81,80 +70,20 @@ class PeakRss:
         self._thread.join()
 
 
-def _blocks(xml: bytes) -> tuple[bytes, list[bytes], bytes]:
-    head, _, rest = xml.partition(b"<sl:stand>")
-    body, _, tail = rest.rpartition(b"</sl:stand>")
-    blocks = [
-        b"<sl:stand>" + b + b"</sl:stand>"
-        for b in (b"<sl:stand>" + body + b"</sl:stand>").split(b"<sl:stand>")[1:]
-    ]
-    blocks = [b[: b.rfind(b"</sl:stand>") + len(b"</sl:stand>")] for b in blocks]
-    return head, blocks, tail
+def build_input(out: Path, addresses: int, seed: int) -> Path:
+    """A synthetic municipality's LVBAG extract (``sources.synthetic``), about ``addresses`` big."""
+    from sources.synthetic import generate
+
+    generate(out, addresses, seed)
+    zips = sorted((out / "bag").glob("*.zip"))
+    return zips[0] if len(zips) == 1 else out / "bag"
 
 
-def replicate_fixture(out: Path, addresses: int) -> Path:
-    """Write an LVBAG extract with ~``addresses`` nummeraanduidingen by REPLICATING the Doesburg
-    fixture's objects under new ids (same XML layout, real Kadaster element structure)."""
-    outer = zipfile.ZipFile(FIXTURE)
-    inner: dict[str, tuple[bytes, list[bytes], bytes]] = {}
-    for name in outer.namelist():
-        m = re.match(r"9999(WPL|OPR|NUM|VBO|PND|LIG|STA)15092020\.zip$", name)
-        if m:
-            with zipfile.ZipFile(io.BytesIO(outer.read(name))) as z:
-                xml_name = next(
-                    n for n in z.namelist() if n.endswith(".xml") and not n.startswith("__MACOSX")
-                )
-                # The fixture carries NLExtract's test comments; Kadaster output has none.
-                inner[m.group(1)] = _blocks(_COMMENT.sub(b"", z.read(xml_name)))
-    num_per_copy = len(inner["NUM"][1])
-    copies = max(1, addresses // num_per_copy)
-    target = out / f"BAGNLDL-REPLICATED-{addresses}.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as dst:
-        dst.writestr("Leveringsdocument-BAG-Extract.xml", outer.read("Leveringsdocument-BAG-Extract.xml"))
-        for name in outer.namelist():
-            if name.startswith("9999InOnderzoek"):
-                dst.writestr(name, outer.read(name))
-        for object_type, (head, blocks, tail) in inner.items():
-            every = {"WPL": copies + 1, "OPR": 40}.get(object_type, 1)
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-                part, count, number = [head], 0, 1
-                for k in range(0, copies, every):
-                    prefix = b"%04d" % (k // 10_000)
-                    serial = b"%04d" % (k % 10_000)
-                    for block in blocks:
-                        part.append(
-                            _ID.sub(
-                                lambda m, p=prefix, s=serial: b">" + p + m.group(1) + s + m.group(2) + b"<",
-                                block,
-                            )
-                        )
-                        count += 1
-                    if count >= BLOCKS_PER_FILE:
-                        z.writestr(f"0221{object_type}15092020-{number:06d}.xml", b"\n".join(part) + tail)
-                        part, count, number = [head], 0, number + 1
-                if count or number == 1:
-                    z.writestr(f"0221{object_type}15092020-{number:06d}.xml", b"\n".join(part) + tail)
-            dst.writestr(f"9999{object_type}15092020.zip", buf.getvalue())
-    return target
-
-
-def build_input(out: Path, addresses: int, seed: int) -> tuple[Path, str]:
-    if importlib.util.find_spec("sources.synthetic") is not None:
-        from sources.synthetic import generate
-
-        generate(out, addresses, seed)
-        zips = sorted((out / "bag").glob("*.zip"))
-        return (zips[0] if len(zips) == 1 else out / "bag"), "sources.synthetic generator"
-    return replicate_fixture(
-        out, addresses
-    ), "Doesburg fixture objects replicated under new ids (generator not available)"
-
-
-def _expat_part(part: Part) -> int:
+def _expat_part(location: tuple[str, str | None]) -> int:
+    path, member = location
     parser = xml.parsers.expat.ParserCreate()
-    with zipfile.ZipFile(part.path) if part.member else open(part.path, "rb") as handle:
-        stream = handle.open(part.member) if part.member else handle
+    with zipfile.ZipFile(path) if member else open(path, "rb") as handle:
+        stream = handle.open(member) if member else handle
         total = 0
         while chunk := stream.read(1 << 20):
             parser.Parse(chunk, False)
@@ -172,7 +101,9 @@ def cpu_seconds() -> float:
 
 def bare_expat(source: Path, processes: int) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as scratch:
-        parts = find_parts(source, Path(scratch)).parts
+        from sources.bag.delivery import find_parts
+
+        parts = [(p.path, p.member) for p in find_parts(source, Path(scratch)).parts]
         start = time.perf_counter()
         if processes == 1:
             total = sum(_expat_part(p) for p in parts)
@@ -190,14 +121,18 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    from assets.ingest.bag import load_bag
+    from pipelines.warehouse import Warehouse
+
     with tempfile.TemporaryDirectory(prefix="bag-bench-") as tmp:
         tmpdir = Path(tmp)
         if args.extract:
-            source, origin = args.extract, "given extract"
+            source = args.extract
         else:
             t = time.perf_counter()
-            source, origin = build_input(tmpdir / "data", args.addresses, args.seed)
-            print(f"input: {origin}; built in {time.perf_counter() - t:.1f} s")
+            source = build_input(tmpdir / "data", args.addresses, args.seed)
+            built = time.perf_counter() - t
+            print(f"input: sources.synthetic, {args.addresses} addresses; built in {built:.1f} s")
         print(f"source: {source}")
         cpu = cpu_seconds()
         with PeakRss() as peak:

@@ -185,9 +185,7 @@ def _select_current(
     lists = [c for c in LIST_COLUMNS if c in {n for n, _, _ in ATTRIBUTES[object_type]}]
     exclude = ", ".join(["_rank", "_kept", *lists])
     con.execute(f"DROP TABLE IF EXISTS bag.{table}")
-    con.execute(
-        f"CREATE TABLE bag.{table} AS SELECT * EXCLUDE ({exclude}) FROM _cur_{table} ORDER BY {ident}"
-    )
+    con.execute(f"CREATE TABLE bag.{table} AS SELECT * EXCLUDE ({exclude}) FROM _cur_{table}")
     return [
         Reject(
             source,
