@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sources.addresses import AddressError, normalise_bag_id, parse_address
 from sources.errors import Reject
-from sources.kvk.bulk import iter_table
+from sources.tabular import iter_table
 
 COLUMNS = (
     "zaak_id",

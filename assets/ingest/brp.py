@@ -20,8 +20,7 @@ import pyarrow as pa
 from dagster import AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
 from pydantic import Field
 
-from assets.ingest.common import IngestReport, replace_rejects, table_metadata
-from assets.ingest.kvk import replace_table
+from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse, table_exists
 from privacy.identity import IDENTITY_SCHEMA, IdentityStore

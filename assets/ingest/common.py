@@ -72,3 +72,15 @@ class IngestReport:
             "bytes": self.bytes,
             **self.extra,
         }
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, rows: pa.Table) -> None:
+    """Replace ``schema.table`` with ``rows`` (types from the Arrow schema), in the caller's transaction."""
+    schema, _, _ = qualified.partition(".")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(f"DROP TABLE IF EXISTS {qualified}")
+    con.register("_incoming", rows)
+    try:
+        con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM _incoming")
+    finally:
+        con.unregister("_incoming")

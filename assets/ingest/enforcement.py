@@ -14,8 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
-from assets.ingest.common import IngestReport, replace_rejects, table_metadata
-from assets.ingest.kvk import replace_table
+from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse
 from sources.addresses import match_to_bag

@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
-from assets.ingest.common import IngestReport, replace_rejects, table_metadata
+from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse
 from sources.addresses import match_to_bag
@@ -62,18 +61,6 @@ SBI_SCHEMA = pa.schema(
     ]
 )
 TABLES = ("kvk.onderneming", "kvk.vestiging", "kvk.vestiging_sbi")
-
-
-def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, rows: pa.Table) -> None:
-    """Replace ``schema.table`` with ``rows`` (types from the Arrow schema), in the caller's transaction."""
-    schema, _, _ = qualified.partition(".")
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute(f"DROP TABLE IF EXISTS {qualified}")
-    con.register("_incoming", rows)
-    try:
-        con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM _incoming")
-    finally:
-        con.unregister("_incoming")
 
 
 def collect(paths: list[Path]) -> tuple[dict[str, Onderneming], dict[str, Vestiging], list[Reject], int]:
