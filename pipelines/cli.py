@@ -21,8 +21,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assets.signals.cli import flags_app
 from pipelines.environment import DEMO_ADDRESSES, DEMO_SEED, current
 from pipelines.warehouse import Warehouse
+from privacy.cli import audit_app, privacy_app
 from sources.errors import SourceError
 
 app = typer.Typer(
@@ -31,6 +33,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(flags_app, name="flags")
 console = Console(stderr=True)
 
 WarehouseOpt = Annotated[
