@@ -169,6 +169,8 @@ class Lookup:
         """Whether ``target`` has a flag ``purpose`` may show; logged as "appeared in a search"."""
         register = load_register(self.register_path)
         p = self._allowed(register, actor, purpose, case_number, {"target_kind": target.kind})
+        if problem := _target_problem(target):
+            self._refuse(register, actor, p, problem, {"target_kind": target.kind})
         with self._release() as con:
             resolved = self._resolve(con, target)
             flags = self._flags(con, resolved, p.flags)
@@ -546,6 +548,30 @@ class Lookup:
         for row in rows:
             row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else {}
         return rows
+
+
+TARGET_FORMATS = {
+    "address": (
+        re.compile(r"^\d{4} ?[A-Za-z]{2}\|\d{1,5}\|[A-Za-z]?\|[A-Za-z0-9]{0,4}$"),
+        "postcode|huisnummer|huisletter|toevoeging",
+    ),
+    "kvk": (re.compile(r"^\d{8}$"), "8 digits"),
+    "vestiging": (re.compile(r"^\d{12}$"), "12 digits"),
+    "pand": (re.compile(r"^\d{4}10\d{10}$"), "16 digits with 10 at positions 5-6"),
+    "street": (re.compile(r"^(\d{16}|[^\x00-\x1f]{1,80})$"), "a street name or openbare-ruimte id"),
+}
+
+
+def _target_problem(target: Target) -> str | None:
+    """Why a target cannot be looked up (never repeating its value: it might hold a BSN)."""
+    if target.kind not in TARGET_FORMATS:
+        return f"unknown target kind {target.kind!r}; use one of {sorted(TARGET_FORMATS)}"
+    pattern, expected = TARGET_FORMATS[target.kind]
+    if not pattern.match(target.value.strip()):
+        return f"{target.kind} targets must be {expected}"
+    if bsns_in_text(target.value):
+        return "the search value looks like a BSN; persons are not looked up by BSN"
+    return None
 
 
 def _view(row: dict[str, Any], role: str) -> FlagView:

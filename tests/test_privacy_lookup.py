@@ -260,3 +260,20 @@ def test_export_lists_places_for_the_purpose_and_is_logged(lookup, warehouse):
     assert last.details["with_evidence"] and last.objects[0]["objectId"] == PERSON
     with pytest.raises(LookupRefused, match="front-line roles cannot export"):
         lookup.export(FRONTLINE, "veiligheid_medewerkers", "HB-9")
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        (Target("kvk", "999990019"), "kvk targets must be 8 digits"),
+        (Target("street", "Straat 999990019"), "looks like a BSN"),
+        (Target("address", "1011AB|x||"), "address targets must be postcode|huisnummer"),
+        (Target("pand", "0363200000000001"), "pand targets must be 16 digits with 10"),
+        (Target("persoon", "P" + "a" * 24), "unknown target kind 'persoon'"),  # type: ignore[arg-type]
+    ],
+)
+def test_malformed_targets_are_refused_without_logging_the_value(lookup, warehouse, target, reason):
+    with pytest.raises(LookupRefused, match=re.escape(reason)):
+        lookup.hit(ANALYST, "signaalanalyse_ondermijning", "Z-20", target)
+    last = list(ProcessingLog(warehouse).entries())[-1]
+    assert last.action == "refusal" and target.value not in json.dumps(last.details)
