@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,7 @@ NO_RELEASE = (
     "Er is nog geen (volledige) gepubliceerde versie van de gegevens. Vraag het datateam om `knooppunt run`."
 )
 UNAVAILABLE = (FileNotFoundError, LookupUnavailable)
+LINEAGE_TTL = 60.0
 
 
 def dutch_refusal(reason: str) -> str:
@@ -247,6 +249,7 @@ class LookupService:
         self.lookup = Lookup(self.warehouse, register_path)
         self.log = ProcessingLog(self.warehouse)
         self._register: tuple[float, Register] | None = None
+        self._lineage: tuple[float, tuple[dict[str, Lineage], Lineage | None]] | None = None
 
     def register(self) -> Register:
         """The register, re-read only when its file changes (for the pages; lookups read their own)."""
@@ -319,7 +322,15 @@ class LookupService:
 
         Falls back to the run that wrote the union ``signals.flags`` when a flag has no table of
         its own. Inputs, column lineage, run id and code version come from the gate's log entry.
+        Gated runs happen nightly, so the scan of the log is reused for ``LINEAGE_TTL`` seconds.
         """
+        now = time.monotonic()
+        if self._lineage is None or now - self._lineage[0] > LINEAGE_TTL:
+            self._lineage = (now, self._scan_lineage())
+        own, union = self._lineage[1]
+        return {flag: own.get(flag, union) for flag in flags if flag in own or union}
+
+    def _scan_lineage(self) -> tuple[dict[str, Lineage], Lineage | None]:
         own: dict[str, Lineage] = {}
         union: Lineage | None = None
         for entry in self.log.entries():
@@ -336,9 +347,9 @@ class LookupService:
             )
             if entry.output == "signals.flags":
                 union = lineage
-            elif (flag := entry.output.removeprefix("signals.")) in flags:
-                own[flag] = lineage
-        return {flag: own.get(flag, union) for flag in flags if flag in own or union}
+            elif entry.output.startswith("signals."):
+                own[entry.output.removeprefix("signals.")] = lineage
+        return own, union
 
     def map_for(self, outcome: DetailOutcome, background: str | None = None):
         """Inline SVG of the panden of the flags and their neighbours (empty for front-line staff)."""
