@@ -373,3 +373,14 @@ def test_verblijfsobject_with_vlak_gets_point_on_surface(tmp_path):
     assert shapely.from_wkb(row["vlak"]).geom_type == "Polygon"
     others = [r for r in table.to_pylist() if r["voorkomen_id"] != "4"]
     assert all(r["vlak"] is None for r in others)
+
+
+def test_value_that_is_not_a_date_names_the_file(tmp_path):
+    (tmp_path / "vbo").mkdir()
+    data = inner_xml("VBO").replace(
+        b">2019-11-19</Historie:beginGeldigheid>", b">2019-13-45</Historie:beginGeldigheid>"
+    )
+    (tmp_path / "vbo" / "0221VBO15092020-000001.xml").write_bytes(data)
+    with pytest.raises(SourceError, match="invalid value") as err:
+        load_into(connect(":memory:"), tmp_path / "vbo", as_of=STAND, processes=1)
+    assert err.value.file == "0221VBO15092020-000001.xml"

@@ -13,6 +13,7 @@ The caller owns the transaction (see ``assets.ingest.bag.load_bag``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 import time
@@ -287,11 +288,13 @@ def _load(
     stand: str | None = None
     gemeenten: list[str] = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bag-") as scratch:
+    with contextlib.ExitStack() as stack:  # the pool stops when a result cannot be loaded
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="bag-"))
         delivery = find_parts(source, Path(scratch))
         stand = delivery.stand_technische_datum
         gemeenten = list(delivery.gemeenten)
-        for result in read_delivery(delivery.parts, processes):
+        results = stack.enter_context(contextlib.closing(read_delivery(delivery.parts, processes)))
+        for result in results:
             xml_bytes += result.bytes
             rejects.extend(result.rejects)
             header = result.header
