@@ -30,6 +30,9 @@ class SourceError(Exception):
         where = f"{file}, record {record}" if record else file
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self):  # picklable, so it can cross a process pool
+        return (SourceError, (self.file, self.reason, self.record))
+
 
 @dataclass(frozen=True, slots=True)
 class Reject:

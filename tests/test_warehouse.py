@@ -52,3 +52,13 @@ def test_a_reader_keeps_its_release_while_a_new_one_is_published(tmp_path):
 def test_current_release_without_a_run_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="knooppunt run"):
         current_release(Warehouse(tmp_path))
+
+
+def test_source_errors_survive_a_process_pool():
+    import pickle
+
+    from sources.errors import SourceError
+
+    error = pickle.loads(pickle.dumps(SourceError("0221VBO.xml", "truncated XML", "byte 120")))
+    assert (error.file, error.reason, error.record) == ("0221VBO.xml", "truncated XML", "byte 120")
+    assert str(error) == "0221VBO.xml, record byte 120: truncated XML"
