@@ -19,6 +19,7 @@ repeated.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -94,10 +95,19 @@ def replicate(source: Path, target: Path, copies: int) -> dict[str, int]:
     return counts
 
 
+def _same_municipality(data: Path, addresses: int, seed: int) -> bool:
+    manifest = data / "manifest.json"
+    if not manifest.exists():
+        return False
+    found = json.loads(manifest.read_text(encoding="utf-8"))
+    return found.get("addresses") == addresses and found.get("seed") == seed
+
+
 def time_sql(database: Path) -> dict[str, float]:
     """Seconds per flag, the flag's SQL materialised into a table (DuckDB, all cores)."""
     cfg = load_config()
     con = connect(database)
+    con.execute("SET enable_progress_bar = false")
     times = {}
     try:
         for code, sql in FLAG_SQL.items():
@@ -136,19 +146,33 @@ def main() -> None:
     parser.add_argument("--addresses", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--replicate", type=int, default=0, help="copies of the staging tables for timing")
-    parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="work folder, kept afterwards; a municipality of the same size and seed in it is reused "
+        "(default: a temporary folder, removed)",
+    )
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="knooppunt-flags-"))
     data, warehouse = work / "data", Warehouse(work / "warehouse")
-    shutil.rmtree(warehouse.root, ignore_errors=True)
+    reuse = (
+        args.work is not None
+        and _same_municipality(data, args.addresses, args.seed)
+        and warehouse.path.exists()
+    )
     try:
-        started = time.perf_counter()
-        generate(data, args.addresses, args.seed)
-        seconds = time.perf_counter() - started
-        print(f"generated {args.addresses} addresses (seed {args.seed}) in {seconds:.1f} s")
-        loads = ingest_delivery(data, warehouse)
-        print("ingest: " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
+        if reuse:
+            print(f"reusing the municipality and warehouse in {work} ({args.addresses} addresses)")
+        else:
+            shutil.rmtree(warehouse.root, ignore_errors=True)
+            started = time.perf_counter()
+            generate(data, args.addresses, args.seed)
+            seconds = time.perf_counter() - started
+            print(f"generated {args.addresses} addresses (seed {args.seed}) in {seconds:.1f} s")
+            loads = ingest_delivery(data, warehouse)
+            print("ingest: " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
         started = time.perf_counter()
         materialise_signals(warehouse)
         seconds = time.perf_counter() - started
@@ -178,7 +202,9 @@ def main() -> None:
                     if t.split(".")[1] in ("nummeraanduiding", "verblijfsobject", "persoon", "vestiging")
                 )
             )
-        sql_times, gate_times = time_sql(database), time_gate(database)
+        sql_times = time_sql(database)
+        print(f"SQL timed on {database.name}", flush=True)
+        gate_times = time_gate(database)
         print(f"\n{'flag':32} {'SQL s':>7} {'gate s':>7}   ({database.name})")
         for code in FLAG_SQL:
             print(f"{code:32} {sql_times[code]:7.2f} {gate_times[code]:7.2f}")

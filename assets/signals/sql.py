@@ -178,7 +178,8 @@ def _located(alias: str, source: str, columns: str) -> str:
            coalesce(r.nummeraanduiding_id, vo.hoofdadres_id, va.nummeraanduiding_id) AS nummeraanduiding_id
     FROM {source} r
     LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = r.verblijfsobject_id
-    LEFT JOIN vbo_adres va ON vo.verblijfsobject_id IS NULL AND va.nummeraanduiding_id = r.nummeraanduiding_id
+    LEFT JOIN vbo_adres va  -- only when the verblijfsobject id found nothing; an equi-join (hash join)
+           ON va.nummeraanduiding_id = CASE WHEN vo.verblijfsobject_id IS NULL THEN r.nummeraanduiding_id END
 )"""
 
 
@@ -558,10 +559,12 @@ def address_not_in_bag_sql(cfg: SignalsConfig) -> str:
                 ELSE ba.status END AS status
     FROM delivered d
     LEFT JOIN num n_id ON n_id.nummeraanduiding_id = d.nummeraanduiding_id
-    LEFT JOIN objects o ON d.nummeraanduiding_id IS NULL AND o.object_id = d.verblijfsobject_id
+    LEFT JOIN objects o  -- conditional keys keep every join an equi-join (hash join)
+           ON o.object_id = CASE WHEN d.nummeraanduiding_id IS NULL THEN d.verblijfsobject_id END
     LEFT JOIN num n_obj ON n_obj.nummeraanduiding_id = o.hoofdadres_id
-    LEFT JOIN by_address ba ON d.nummeraanduiding_id IS NULL AND d.verblijfsobject_id IS NULL
-         AND ba.pc = d.pc AND ba.huisnummer = d.huisnummer AND ba.hl = d.hl AND ba.ht = d.ht
+    LEFT JOIN by_address ba
+           ON ba.pc = CASE WHEN d.nummeraanduiding_id IS NULL AND d.verblijfsobject_id IS NULL THEN d.pc END
+          AND ba.huisnummer = d.huisnummer AND ba.hl = d.hl AND ba.ht = d.ht
     WHERE d.nummeraanduiding_id IS NOT NULL OR d.verblijfsobject_id IS NOT NULL
        OR (d.pc <> '' AND d.huisnummer IS NOT NULL)
 )""",
