@@ -43,7 +43,13 @@ LAUNCH_ARGS = [
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = secrets.token_urlsafe(16)
-USERS = {"bibob": "bibob_officer", "analist": "analyst", "balie": "frontline", "privacy": "privacy_officer"}
+USERS = {
+    "bibob": "bibob_officer",
+    "analist": "analyst",
+    "balie": "frontline",
+    "privacy": "privacy_officer",
+    "beheer": "admin",
+}
 
 
 def _free_port() -> int:

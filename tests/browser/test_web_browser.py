@@ -135,3 +135,18 @@ def test_export_geopackage(page, base_url, tmp_path):
     frame = gpd.read_file(target, layer="gemarkeerde_adressen")
     assert frame.crs.to_epsg() == 28992 and len(frame) >= 3
     assert frame.geometry.notna().sum() >= 1 and "enforcement_history" in set(frame["flag"])
+
+
+def test_admin_adds_an_account_that_can_sign_in(page, base_url):
+    sign_in(page, base_url, "beheer")
+    assert page.url.endswith("/beheer")
+    page.fill("#gebruiker", "nieuwe.analist")
+    page.fill("#naam", "Nieuwe Analist")
+    page.select_option("#rol", "analyst")
+    page.click("[data-testid=account-toevoegen]")
+    notice = page.locator("[data-testid=nieuw-account]").inner_text()
+    password = notice.rsplit(": ", 1)[1].strip()
+    shot(page, "12-accounts")
+    page.click("[data-testid=afmelden]")
+    sign_in(page, base_url, "nieuwe.analist", password)
+    assert page.url.endswith("/zoeken")
