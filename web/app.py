@@ -56,10 +56,6 @@ class FormRejected(Exception):
     """A POST whose CSRF token is missing, forged or from an ended session."""
 
 
-class TooLarge(Exception):
-    pass
-
-
 # Navigation per role: (path, label).
 NAV: dict[str, list[tuple[str, str]]] = {
     "bibob_officer": [("/zoeken", "Zoeken"), ("/export", "Exporteren")],

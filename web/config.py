@@ -36,7 +36,6 @@ class WebSettings:
     map_background: str | None = None
     oidc: OIDCSettings | None = None
     local_accounts: bool = True
-    safety_team: str = "Team Veilige Publieke Dienstverlening"
 
     @property
     def map_background_origin(self) -> str | None:
@@ -89,5 +88,4 @@ def from_environment(warehouse_root: Path | None = None) -> WebSettings:
         map_background=os.environ.get("KNOOPPUNT_MAP_BACKGROUND") or None,
         oidc=oidc,
         local_accounts=os.environ.get("KNOOPPUNT_LOCAL_ACCOUNTS", "1") != "0",
-        safety_team=os.environ.get("KNOOPPUNT_SAFETY_TEAM", "Team Veilige Publieke Dienstverlening"),
     )
