@@ -26,6 +26,7 @@ from pipelines.environment import DEMO_ADDRESSES, DEMO_SEED, current
 from pipelines.warehouse import Warehouse
 from privacy.cli import audit_app, privacy_app
 from sources.errors import SourceError
+from web.cli import register as register_web
 
 app = typer.Typer(
     name="knooppunt",
@@ -33,9 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(audit_app, name="audit")
-app.add_typer(privacy_app, name="privacy")
-app.add_typer(flags_app, name="flags")
 console = Console(stderr=True)
 
 WarehouseOpt = Annotated[
@@ -123,3 +121,10 @@ def ingest(
         table.add_row(name, f"{count:,}")
     Console().print(table)
     Console().print(f"rejects: {report.rejects:,}  seconds: {report.seconds:.2f}  bytes: {report.bytes:,}")
+
+
+# Sub-commands that live next to their concern.
+app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(flags_app, name="flags")
+register_web(app)  # serve, lookup, accounts, cases

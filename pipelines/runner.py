@@ -45,6 +45,15 @@ def _instance() -> DagsterInstance:
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
+def _root_cause(error) -> str:
+    """The innermost error's message: the reader's own words, not Dagster's wrapper."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def run_pipeline(data_dir: Path, warehouse: Path) -> Outcome:
     from pipelines.definitions import build_definitions
 
@@ -66,7 +75,5 @@ def run_pipeline(data_dir: Path, warehouse: Path) -> Outcome:
             result = "passed" if ev.passed else ev.severity.value
             outcome.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = result
         elif event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.event_specific_data.error
-            message = error.message.strip().splitlines()[-1] if error else "unknown error"
-            outcome.failures.append(f"{event.step_key}: {message}")
+            outcome.failures.append(f"{event.step_key}: {_root_cause(event.event_specific_data.error)}")
     return outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -170,15 +171,22 @@ def test_report_opens_in_a_browser(warehouse, tmp_path):
         ).exit_code
         == 0
     )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(out.as_uri())
-            assert page.title() == "Privacyrapportage knooppunt"
-            assert page.locator("#herkomst").is_visible()
-            assert page.get_by_text("handhaving.zaak.team").first.is_visible()
-            pdf = page.pdf()  # the print layout renders
-            assert pdf.startswith(b"%PDF")
-        finally:
-            browser.close()
+
+    def open_in_browser() -> None:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(out.as_uri())
+                assert page.title() == "Privacyrapportage knooppunt"
+                assert page.locator("#herkomst").is_visible()
+                assert page.get_by_text("handhaving.zaak.team").first.is_visible()
+                pdf = page.pdf()  # the print layout renders
+                assert pdf.startswith(b"%PDF")
+            finally:
+                browser.close()
+
+    # Playwright's sync API refuses to start on a thread where an earlier test (Dagster, the
+    # Starlette test client) left an asyncio loop behind; a fresh thread has none.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(open_in_browser).result()
