@@ -64,6 +64,9 @@ class RegisterError(ValueError):
     """The register file is missing, unreadable, or an entry is incomplete."""
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_duration(text: str) -> tuple[int, int, int]:
     """An ISO 8601 date duration (``P5Y``, ``P18M``, ``P2W``, ``P30D``) as (years, months, days)."""
     m = DURATION.match(text or "")
@@ -209,11 +212,32 @@ class Register:
         }
 
 
+_LOADED: dict[Path, tuple[tuple[int, int], Register]] = {}
+
+
 def load_register(path: str | Path | None = None) -> Register:
-    """Load and validate the register; raise :class:`RegisterError` naming everything missing."""
+    """Load and validate the register; raise :class:`RegisterError` naming everything missing.
+
+    Every lookup checks its purpose against the register in force, so this is on the hot path:
+    a register is parsed again only when its file changed (modification time or size).
+    """
     path = Path(path) if path else DEFAULT_PATH
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        raise RegisterError(f"processing register not found: {path}") from exc
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _LOADED.get(path)
+    if cached and cached[0] == version:
+        return cached[1]
+    register = _parse_register(path)
+    _LOADED[path] = (version, register)
+    return register
+
+
+def _parse_register(path: Path) -> Register:
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe loader
     except FileNotFoundError as exc:
         raise RegisterError(f"processing register not found: {path}") from exc
     except yaml.YAMLError as exc:
