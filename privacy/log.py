@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -60,8 +61,9 @@ ACTION_NAMES = {
 }
 
 
+@functools.cache
 def code_version() -> str:
-    """Package version plus the git commit of the checkout, when there is one."""
+    """Package version plus the git commit of the checkout, when there is one (read once)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
