@@ -303,6 +303,33 @@ def test_duplicate_current_voorkomen_is_rejected(tmp_path):
     ).fetchone() == (2,)
 
 
+def test_exact_duplicate_voorkomen_links_come_from_the_kept_one(tmp_path):
+    """Two current copies of one voorkomen (same registration time) that differ in gebruiksdoel
+    and pand: the current row and the link tables come from the same (first) copy."""
+    data = inner_xml("VBO")
+    block = re.search(
+        rb"<sl:stand>(?:(?!</sl:stand>).)*?voorkomenidentificatie>4<.*?</sl:stand>", data, flags=re.DOTALL
+    ).group(0)
+    assert b"0221010000330226" in block
+    copy = block.replace(b">woonfunctie<", b">industriefunctie<").replace(
+        b">0221100000312938<", b">0221100000399999<"
+    )
+    end = data.rindex(b"</sl:stand>") + len(b"</sl:stand>")
+    (tmp_path / "vbo").mkdir()
+    (tmp_path / "vbo" / "0221VBO15092020-000001.xml").write_bytes(data[:end] + copy + data[end:])
+    c = connect(":memory:")
+    stats = load_into(c, tmp_path / "vbo", as_of=STAND, processes=1)
+    assert [r.record_ref for r in stats.rejects] == ["VBO 0221010000330226 voorkomen 4"]
+    vbo = "WHERE verblijfsobject_id = '0221010000330226'"
+    assert c.execute(f"SELECT count(*) FROM bag.verblijfsobject {vbo}").fetchone() == (1,)
+    assert c.execute(f"SELECT gebruiksdoel FROM bag.verblijfsobject_gebruiksdoel {vbo}").fetchall() == [
+        ("woonfunctie",)
+    ]
+    assert c.execute(f"SELECT pand_id FROM bag.verblijfsobject_pand {vbo}").fetchall() == [
+        ("0221100000312938",)
+    ]
+
+
 def gml_polygon(*rings: str, dim: int = 2) -> bytes:
     """A gml:Polygon with an exterior ring and optional interior rings (coordinates as text)."""
     exterior, *interiors = rings

@@ -168,25 +168,46 @@ def _current_condition(as_of: dt.date) -> str:
     )
 
 
+def _latest(ident: str) -> str:
+    """The order of an object's current voorkomens: latest registered first. ``rowid`` breaks
+    exact ties, so every query with this window picks the same voorkomen."""
+    return (
+        f"WINDOW latest AS (PARTITION BY {ident} "
+        "ORDER BY tijdstip_registratie DESC, voorkomen_id DESC, rowid)"
+    )
+
+
+def _list_columns(object_type: str) -> list[str]:
+    return [c for c in LIST_COLUMNS if c in {n for n, _, _ in ATTRIBUTES[object_type]}]
+
+
 def _select_current(
     con: duckdb.DuckDBPyConnection, object_type: str, as_of: dt.date, source: str
 ) -> list[Reject]:
+    """Create ``bag.<table>`` straight from the history with one window query (and, for types
+    with list columns, ``_cur_<table>`` with those lists of the same voorkomens), then list the
+    duplicate current voorkomens (objects with more than one; a hash aggregate finds them)."""
     table = TABLES[object_type]
     ident = ID_COLUMNS[object_type]
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _cur_{table} AS
-        SELECT *, row_number() OVER latest AS _rank, first(voorkomen_id) OVER latest AS _kept
-        FROM bag.history_{table} WHERE {_current_condition(as_of)}
-        WINDOW latest AS (PARTITION BY {ident} ORDER BY tijdstip_registratie DESC, voorkomen_id DESC)"""
-    )
-    dupes = con.execute(
-        f"SELECT {ident}, voorkomen_id, _kept FROM _cur_{table} WHERE _rank > 1 ORDER BY 1, 2"
-    ).fetchall()
-    con.execute(f"DELETE FROM _cur_{table} WHERE _rank > 1")
-    lists = [c for c in LIST_COLUMNS if c in {n for n, _, _ in ATTRIBUTES[object_type]}]
-    exclude = ", ".join(["_rank", "_kept", *lists])
+    condition = _current_condition(as_of)
+    latest = _latest(ident)
+    current = f"FROM bag.history_{table} WHERE {condition} {latest} QUALIFY row_number() OVER latest = 1"
+    lists = _list_columns(object_type)
     con.execute(f"DROP TABLE IF EXISTS bag.{table}")
-    con.execute(f"CREATE TABLE bag.{table} AS SELECT * EXCLUDE ({exclude}) FROM _cur_{table}")
+    if lists:
+        con.execute(f"CREATE TABLE bag.{table} AS SELECT * EXCLUDE ({', '.join(lists)}) {current}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _cur_{table} AS SELECT {ident}, {', '.join(lists)} {current}"
+        )
+    else:
+        con.execute(f"CREATE TABLE bag.{table} AS SELECT * {current}")
+    dupes = con.execute(
+        f"""WITH several AS (
+            SELECT {ident} FROM bag.history_{table} WHERE {condition} GROUP BY ALL HAVING count(*) > 1)
+        SELECT {ident}, voorkomen_id, first(voorkomen_id) OVER latest AS kept
+        FROM bag.history_{table} SEMI JOIN several USING ({ident}) WHERE {condition}
+        {latest} QUALIFY row_number() OVER latest > 1 ORDER BY 1, 2"""
+    ).fetchall()
     return [
         Reject(
             source,
