@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Worker processes (spawn) import this module again: its top level stays light (no Dagster,
-# no sources.bag), so neither pool pays for imports its real work does not need.
+# Worker processes (the expat pool's spawn, the ingest's fork server) import this module again: its
+# top level stays light (no Dagster, no sources.bag), so no pool pays for imports it does not need.
 
 
 class ProcessTree:
