@@ -361,16 +361,19 @@ def identical_businesses_nearby_sql(cfg: SignalsConfig) -> str:
     WHERE vo.x IS NOT NULL AND vo.y IS NOT NULL AND v.nummeraanduiding_id IS NOT NULL
     GROUP BY v.sector, v.nummeraanduiding_id
 )""",
-            f"""pairs AS (
-    SELECT a.sector, a.nummeraanduiding_id AS centre, b.nummeraanduiding_id AS member,
-           b.n, b.vestigingsnummers
+            """cells AS (
+    SELECT a.sector, a.nummeraanduiding_id, a.x, a.y, a.cx + d.dx AS ncx, a.cy + d.dy AS ncy
     FROM pts a
-    CROSS JOIN (VALUES (-1), (0), (1)) dx(dx)
-    CROSS JOIN (VALUES (-1), (0), (1)) dy(dy)
-    JOIN pts b ON b.sector = a.sector AND b.cx = a.cx + dx.dx AND b.cy = a.cy + dy.dy
-    WHERE ST_Distance(ST_Point(a.x, a.y), ST_Point(b.x, b.y)) <= {r}
+    CROSS JOIN (VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)) d(dx, dy)
 )""",
-            f"""candidates AS (
+            f"""pairs AS MATERIALIZED (
+    SELECT c.sector, c.nummeraanduiding_id AS centre, b.nummeraanduiding_id AS member,
+           b.n, b.vestigingsnummers
+    FROM cells c
+    JOIN pts b ON b.sector = c.sector AND b.cx = c.ncx AND b.cy = c.ncy
+    WHERE ST_Distance(ST_Point(c.x, c.y), ST_Point(b.x, b.y)) <= {r}
+)""",
+            f"""candidates AS MATERIALIZED (
     SELECT sector, centre, sum(n) AS establishments,
            list(member ORDER BY member) AS members,
            list_sort(flatten(list(vestigingsnummers))) AS vestigingsnummers
@@ -379,11 +382,12 @@ def identical_businesses_nearby_sql(cfg: SignalsConfig) -> str:
 )""",
             """dominated AS (
     SELECT DISTINCT c.sector, c.centre
-    FROM candidates c
-    JOIN pairs p ON p.sector = c.sector AND p.centre = c.centre AND p.member <> c.centre
+    FROM pairs p
+    JOIN candidates c ON c.sector = p.sector AND c.centre = p.centre
     JOIN candidates d ON d.sector = p.sector AND d.centre = p.member
-    WHERE d.establishments > c.establishments
-       OR (d.establishments = c.establishments AND d.centre < c.centre)
+    WHERE p.member <> p.centre
+      AND (d.establishments > c.establishments
+           OR (d.establishments = c.establishments AND d.centre < c.centre))
 )""",
         ],
         f"""SELECT c.centre AS nummeraanduiding_id, pt.verblijfsobject_id, vp.pand_id,
