@@ -36,11 +36,6 @@ PENDING: dict[str, str] = {
         "data-quality checks open the warehouse via get_connection(); move them under assets/ingest/ "
         "(checks of the staging tables a load just wrote) or run them through the gate"
     ),
-    "assets/signals/export.py": (
-        "opens the release itself (connect, current_release) for the flag export; use "
-        "privacy.lookup.Lookup.export(actor, purpose, case_number, with_evidence=...) for the rows "
-        "(role and case-number checks, logging) and write the file from them"
-    ),
 }
 
 CALLS = {"connect", "get_connection", "transaction", "cursor"}

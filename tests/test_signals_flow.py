@@ -109,7 +109,7 @@ def test_export_writes_only_the_purposes_flags_and_logs_it(town, tmp_path):
         args = ["export", "--purpose", purpose, "--format", fmt, "--out", str(out)]
         result = runner.invoke(flags_app, [*args, "--warehouse", str(warehouse.root)])
         assert result.exit_code == 0, result.output
-        frame = pd.read_csv(out, dtype=str) if fmt == "csv" else gpd.read_file(out)
+        frame = pd.read_csv(out, dtype=str, sep=";") if fmt == "csv" else gpd.read_file(out)
         assert {"flag", "nummeraanduiding_id", "pand_id", "openbare_ruimte_id", "evidence"} <= set(
             frame.columns
         )
@@ -120,7 +120,7 @@ def test_export_writes_only_the_purposes_flags_and_logs_it(town, tmp_path):
     args = ["export", "--purpose", "veiligheid_medewerkers", "--format", "gpkg", "--out", str(out)]
     result = runner.invoke(flags_app, [*args, "--warehouse", str(warehouse.root)])
     assert result.exit_code == 0, result.output
-    safety = gpd.read_file(out, layer="flags")
+    safety = gpd.read_file(out, layer="gemarkeerde_adressen")
     assert set(safety["flag"]) == {"staff_safety"} and safety.geometry.notna().all()
     assert all(set(json.loads(e)) == {"message"} for e in safety["evidence"])
 
@@ -137,4 +137,4 @@ def test_export_writes_only_the_purposes_flags_and_logs_it(town, tmp_path):
         ("export", "veiligheid_medewerkers"),
         ("refusal", "brancheanalyse"),
     ]
-    assert entries[0].row_counts["flags"] == len(pd.read_csv(tmp_path / "adreskwaliteit.csv"))
+    assert entries[0].row_counts["rows"] == len(pd.read_csv(tmp_path / "adreskwaliteit.csv", sep=";"))

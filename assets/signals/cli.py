@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 from enum import StrEnum
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from assets.signals.export import ExportRefused, export_flags
+from assets.signals.export import export_flags
 from pipelines.environment import current
 from pipelines.warehouse import Warehouse
+from privacy.lookup import Actor, LookupRefused
 
 flags_app = typer.Typer(
     name="flags",
@@ -42,13 +44,26 @@ def export(
     warehouse: Annotated[
         Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
     ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option(help="Case number the export is for (default: EXPORT-<date>-<purpose>)"),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Who exports, for the processing log (default: login name)")
+    ] = None,
 ) -> None:
-    """Write the flags PURPOSE may see, one row per flag occurrence with its evidence (logged)."""
+    """Write the flags PURPOSE may see, one row per flag occurrence with its evidence (logged).
+
+    Runs as an analyst: the purpose must allow that role. The export and any refusal are in the
+    processing log with user, purpose and case number.
+    """
     root = Warehouse(warehouse or current().warehouse)
+    actor = Actor(user or getpass.getuser(), "analyst")
+    case_number = case or f"EXPORT-{dt.date.today():%Y%m%d}-{purpose}"
     try:
-        rows = export_flags(root, purpose, format.value, out, user=getpass.getuser())
-    except ExportRefused as exc:
-        console.print(f"[red]refused:[/red] {exc}")
+        rows = export_flags(root, actor, purpose, case_number, format.value, out)
+    except LookupRefused as exc:
+        console.print(f"[red]refused (logged):[/red] {exc}")
         raise typer.Exit(2) from exc
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {exc}")

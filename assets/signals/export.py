@@ -1,141 +1,109 @@
-"""Export the flags a purpose may see from the published release to CSV, GeoJSON or GeoPackage.
+"""Files of flagged places for a purpose: CSV, GeoJSON and GeoPackage (one way, for CLI and web).
 
-One row per flag occurrence with ``flag, nummeraanduiding_id, verblijfsobject_id, pand_id,
-openbare_ruimte_id`` (empty where not applicable), ``evidence`` (JSON text), ``x``, ``y`` and
-``reference_date``. Only the flags listed under the purpose in ``privacy/register.yaml`` are
-written; aggregated-only, unapproved and expired purposes are refused. Every export, and every
-refusal, is appended to the processing log with the objects exported.
+The rows come only from :meth:`privacy.lookup.Lookup.export`, which checks the purpose, role and
+case number, filters the flags the purpose may show and logs the export (refusals too). This
+module only turns those rows into files:
 
-Geometry: GeoJSON and GeoPackage get a point per row in RD New (EPSG:28992, the CRS is written in
-the file), never converted to WGS84; rows without a point (an address that is not in BAG) have an
-empty geometry. The file is written next to ``out`` and renamed into place, so a failed export
-never leaves a partial file.
+* CSV: UTF-8 with BOM, ``;``-separated (opens as columns in Dutch Excel), one row per flag
+  occurrence, empty cells where a column does not apply.
+* GeoJSON and GeoPackage: one point per row in RD New (EPSG:28992, written in the file, never
+  converted to WGS84), layer ``gemarkeerde_adressen``; rows without a location (an address that
+  is not in BAG) keep an empty geometry instead of being dropped. Opens in QGIS as is.
+
+``evidence`` (JSON text) is included when the rows carry it (``knooppunt flags export``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import csv
+import io
 import os
+import tempfile
 from pathlib import Path
 
-from pipelines.warehouse import Warehouse, connect, current_release
-from privacy.log import LogEntry, ProcessingLog
-from privacy.register import Purpose, load_register
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import Point
 
-FORMATS = ("csv", "geojson", "gpkg")
+from pipelines.warehouse import Warehouse
+from privacy.lookup import Actor, Lookup
+
+# The columns of privacy.lookup.Lookup.export(), in file order; evidence when asked for.
 COLUMNS = (
     "flag",
     "nummeraanduiding_id",
     "verblijfsobject_id",
     "pand_id",
     "openbare_ruimte_id",
-    "evidence",
+    "straat",
+    "huisnummer",
+    "huisletter",
+    "huisnummertoevoeging",
+    "postcode",
+    "woonplaats",
+    "reference_date",
     "x",
     "y",
-    "reference_date",
 )
+LAYER = "gemarkeerde_adressen"
+CRS = "EPSG:28992"
+FORMATS = ("csv", "geojson", "gpkg")
 
 
-class ExportRefused(Exception):
-    """The register does not allow this export; the message says why."""
+def _columns(rows: list[dict]) -> list[str]:
+    return [*COLUMNS, "evidence"] if rows and "evidence" in rows[0] else list(COLUMNS)
 
 
-def _check(purpose: Purpose | None, key: str, today: dt.date) -> Purpose:
-    if purpose is None:
-        raise ExportRefused(f"purpose {key!r} is not in the processing register")
-    if reason := purpose.refusal(today):
-        raise ExportRefused(reason)
-    if purpose.aggregated_only:
-        raise ExportRefused(f"purpose {key!r} is aggregated-only: it may not export flags per address")
-    if not purpose.flags:
-        raise ExportRefused(f"purpose {key!r} lists no flags")
-    return purpose
+def to_csv(rows: list[dict]) -> bytes:
+    columns = _columns(rows)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _geo(rows: list[dict], driver: str, suffix: str) -> bytes:
+    frame = pd.DataFrame(rows, columns=_columns(rows))
+    frame["reference_date"] = frame["reference_date"].astype("string")
+    geometry = [
+        Point(x, y) if pd.notna(x) and pd.notna(y) else None
+        for x, y in zip(frame["x"], frame["y"], strict=True)
+    ]
+    gdf = gpd.GeoDataFrame(frame.drop(columns=["x", "y"]), geometry=geometry, crs=CRS)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"export{suffix}"
+        gdf.to_file(path, layer=LAYER, driver=driver, engine="pyogrio")
+        return path.read_bytes()
+
+
+def to_geopackage(rows: list[dict]) -> bytes:
+    return _geo(rows, "GPKG", ".gpkg")
+
+
+def to_geojson(rows: list[dict]) -> bytes:
+    return _geo(rows, "GeoJSON", ".geojson")
+
+
+WRITERS = {"csv": to_csv, "geojson": to_geojson, "gpkg": to_geopackage}
 
 
 def export_flags(
-    warehouse: Warehouse,
-    purpose: str,
-    fmt: str,
-    out: Path,
-    *,
-    user: str,
-    register_path: str | Path | None = None,
+    warehouse: Warehouse, actor: Actor, purpose: str, case_number: str, fmt: str, out: Path
 ) -> int:
-    """Write the flags ``purpose`` may see to ``out`` in ``fmt``; the number of rows written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    register = load_register(register_path)
-    log = ProcessingLog(warehouse)
-    try:
-        p = _check(register.get(purpose), purpose, dt.date.today())
-    except ExportRefused as exc:
-        log.append(
-            LogEntry.under(
-                register,
-                register.get(purpose),
-                "refusal",
-                user,
-                role="cli",
-                inputs={"signals.flags": list(COLUMNS)},
-                outcome="geweigerd",
-                reason=str(exc),
-                details={"export": fmt},
-            )
-        )
-        raise
-    con = connect(current_release(warehouse), read_only=True)
-    try:
-        marks = ", ".join("?" for _ in p.flags)
-        frame = con.execute(
-            f"""SELECT flag, nummeraanduiding_id, verblijfsobject_id, pand_id, openbare_ruimte_id,
-                       CAST(evidence AS VARCHAR) AS evidence, x, y, reference_date
-                FROM signals.flags WHERE flag IN ({marks})
-                ORDER BY flag, nummeraanduiding_id, pand_id, openbare_ruimte_id""",
-            list(p.flags),
-        ).df()
-    finally:
-        con.close()
+    """Write the flags ``purpose`` may show, with evidence, to ``out``; the number of rows.
 
+    Refusals raise :class:`privacy.lookup.LookupRefused` (and are logged). The file is written
+    next to ``out`` and renamed into place, so a failed export never leaves a partial file.
+    """
+    if fmt not in WRITERS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    rows = Lookup(warehouse).export(actor, purpose, case_number, with_evidence=True)
+    body = WRITERS[fmt](rows)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")  # the suffix tells GDAL the format
-    tmp.unlink(missing_ok=True)
-    try:
-        if fmt == "csv":
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
-        else:
-            import geopandas as gpd
-            from shapely.geometry import Point
-
-            geometry = [
-                Point(x, y) if x == x and y == y else None  # NaN: no point (address not in BAG)
-                for x, y in zip(frame["x"], frame["y"], strict=True)
-            ]
-            frame["reference_date"] = frame["reference_date"].astype(str)
-            gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:28992")
-            if fmt == "geojson":
-                gdf.to_file(tmp, driver="GeoJSON", layer="flags")
-            else:
-                gdf.to_file(tmp, driver="GPKG", layer="flags")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-    log.append(
-        LogEntry.under(
-            register,
-            p,
-            "export",
-            user,
-            role="cli",
-            objects=[
-                {"soortObjectId": "BAG nummeraanduiding", "objectId": n, "betrokkenheid": "geëxporteerd"}
-                for n in sorted({n for n in frame["nummeraanduiding_id"] if isinstance(n, str)})
-            ],
-            inputs={"signals.flags": list(COLUMNS)},
-            output=out.name,
-            row_counts={"flags": len(frame)},
-            details={"export": fmt, "flags": list(p.flags)},
-        )
-    )
-    return len(frame)
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_bytes(body)
+    os.replace(tmp, out)
+    return len(rows)
