@@ -21,9 +21,10 @@ needs. At run time the gate
 published release.
 """
 
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,12 @@ class GatedConnection:
             )
         return self._con.execute(sql, params).fetchall()
 
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The sandbox itself (only the permitted columns, no file access), for row-level purposes."""
+        if self._aggregated:
+            raise GateRefused(f"purpose {self.purpose!r} is aggregated-only: no row-level connection")
+        return self._con
+
     def tables(self) -> dict[str, list[str]]:
         """The tables and columns this connection can see."""
         return {t: list(c) for t, c in self._tables.items()}
@@ -166,6 +173,32 @@ def open_sandbox(database: Path, reads: Mapping[str, Sequence[str]], purpose: Pu
         con.close()
         raise
     return GatedConnection(con, purpose, reads)
+
+
+@contextlib.contextmanager
+def gated_read(
+    warehouse: Warehouse, purpose_key: str, tables: Sequence[str], *, run_id: str | None, output: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A row-level sandbox with the columns the register lists for ``purpose_key`` on ``tables``.
+
+    For processing that reads staging tables under a purpose without writing a table (the
+    data-quality checks): refused like a gated asset when the purpose is not valid, and logged
+    with the tables and columns read.
+    """
+    register = load_register()
+    purpose = register.get(purpose_key)
+    reads = {t: list(purpose.sources.get(t, ())) if purpose else [] for t in tables}
+    purpose = check_purpose(register, purpose_key, reads, dt.date.today())
+    gated = open_sandbox(warehouse.path, reads, purpose)
+    try:
+        yield gated.connection()
+    finally:
+        gated.close()
+        ProcessingLog(warehouse).append(
+            LogEntry.under(
+                register, purpose, "gated_join", "pipeline", run_id=run_id, inputs=reads, output=output
+            )
+        )
 
 
 def _copy_through_arrow(

@@ -386,7 +386,7 @@ def _purpose(key: str, entry: Any) -> Purpose:
     if aggregated and (not isinstance(min_cell, int) or min_cell < 2):
         missing.append("min_cell_size (an integer >= 2, required for aggregated_only purposes)")
     flags = entry.get("flags") or []
-    if not aggregated and not flags:
+    if not aggregated and "flags" not in entry:  # `flags: []`: a purpose that shows no flags
         missing.append("flags (the flag codes results may show)")
     if aggregated and flags:
         invalid.append("an aggregated_only purpose cannot show flags (they are per address)")

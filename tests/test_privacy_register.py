@@ -20,6 +20,7 @@ PURPOSES = {
     "veiligheid_medewerkers",
     "adreskwaliteit",
     "brancheanalyse",
+    "datakwaliteit",
 }
 
 

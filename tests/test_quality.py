@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dagster import AssetCheckSeverity
+from dagster import AssetCheckSeverity, build_asset_check_context
 
 from assets.ingest.bag import load_bag
 from assets.ingest.brp import load_brp
@@ -115,13 +115,13 @@ def test_planted_violations_are_counted_with_pseudonymised_examples(real, tmp_pa
     # the Dagster asset checks: ERROR (blocks the flags) for the BSN, WARN for the geometry
     resource = WarehouseResource(root=str(copy.root))
     by_table = {next(iter(c.check_keys)).asset_key.to_user_string(): c for c in quality_checks}
-    result = by_table["brp/persoon"](warehouse=resource)
+    result = by_table["brp/persoon"](build_asset_check_context(), warehouse=resource)
     assert not result.passed and result.severity == AssetCheckSeverity.ERROR
     assert result.metadata["violations/no_bsn"].value == 1
     assert TEST_BSN not in str(result.metadata)
-    result = by_table["bag/pand"](warehouse=resource)
+    result = by_table["bag/pand"](build_asset_check_context(), warehouse=resource)
     assert not result.passed and result.severity == AssetCheckSeverity.WARN
-    result = by_table["bag/verblijfsobject"](warehouse=resource)
+    result = by_table["bag/verblijfsobject"](build_asset_check_context(), warehouse=resource)
     assert result.passed
 
 

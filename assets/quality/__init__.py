@@ -5,6 +5,10 @@ with severity ERROR when a blocking rule is violated, which stops the flags down
 same run; it fails with severity WARN when only non-blocking rules are violated. Counts and
 examples show in the Dagster UI as check metadata. Rules: :mod:`assets.quality.rules`; the
 counting and the Great Expectations evaluation: :mod:`assets.quality.checks`.
+
+The checks read personal data (pseudonymised BRP) and enforcement cases, so they run like every
+other processing: through the privacy gate, under the registered purpose ``datakwaliteit``, in a
+sandbox holding only the columns that purpose lists for the tables the suite reads, and logged.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from dagster import (
 from assets.quality.checks import report_markdown, run_suite
 from assets.quality.rules import SUITES, Suite
 from pipelines.resources import WarehouseResource
+from privacy.gate import gated_read
+
+PURPOSE = "datakwaliteit"
 
 
 def _key(table: str) -> AssetKey:
@@ -39,8 +46,14 @@ def build_quality_check(suite: Suite) -> AssetChecksDefinition:
         + f". Blocking rules: {', '.join(blocking) or 'none'}.",
         additional_deps=[_key(t) for t in suite.reads if not t.startswith("rejects.")],
     )
-    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
-        with warehouse.get_connection() as con:
+    def _check(context, warehouse: WarehouseResource) -> AssetCheckResult:
+        with gated_read(
+            warehouse.warehouse,
+            PURPOSE,
+            (suite.table, *suite.reads),
+            run_id=context.op_execution_context.run_id,
+            output=f"check {suite.table}",
+        ) as con:
             report = run_suite(con, suite)
         return AssetCheckResult(
             passed=report.passed,
