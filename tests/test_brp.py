@@ -438,3 +438,19 @@ def test_dagster_materialize(tmp_path):
     text = repr(materialized)
     for secret in [FATHER, PARTNER, *CHILDREN, "Burck", "1922"]:
         assert secret not in text
+
+
+def test_lo3_unknown_bag_ids_are_empty_not_addresses(loaded):
+    # LO3 writes an unknown BAG id as sixteen zeros; the fixture has such persons. They must not
+    # become a (non-existent) address, which would raise an address_not_in_bag flag.
+    assert "0" * 16 in LO3.read_text(encoding="utf-8-sig")
+    warehouse, _ = loaded
+    con = warehouse.connect(read_only=True)
+    try:
+        zeros = con.execute(
+            "SELECT count(*) FROM brp.persoon WHERE verblijfsobject_id = ? OR nummeraanduiding_id = ?",
+            ["0" * 16, "0" * 16],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert zeros == 0

@@ -157,8 +157,8 @@ def _person(file: str, header: Lo3Header, rows: list[list[str]], line: int) -> I
         aanvang = lo3_date(verblijf.get("10.30"), "08.10.30")
         postcode = normalise_postcode(verblijf.get("11.60"))
         huisnummer = normalise_huisnummer(verblijf.get("11.20"))
-        vbo = normalise_bag_id(verblijf.get("11.80"), "adresseerbaar object id (08.11.80)")
-        num = normalise_bag_id(verblijf.get("11.90"), "nummeraanduiding id (08.11.90)")
+        vbo = normalise_bag_id(_known(verblijf.get("11.80")), "adresseerbaar object id (08.11.80)")
+        num = normalise_bag_id(_known(verblijf.get("11.90")), "nummeraanduiding id (08.11.90)")
     except (ValueError, AddressError) as exc:
         yield Reject(file, ref, str(exc))
         return
@@ -200,3 +200,8 @@ def _person(file: str, header: Lo3Header, rows: list[list[str]], line: int) -> I
         bron="lo3",
         relaties=relaties,
     )
+
+
+def _known(bag_id: str | None) -> str | None:
+    """LO3 writes an unknown BAG identification as sixteen zeros (the standaardwaarde): None."""
+    return None if bag_id is not None and bag_id.strip() == "0" * 16 else bag_id
