@@ -40,12 +40,15 @@ class Pseudonymiser:
 
 
 def load_key(env: str, env_file: str, demo_name: str, secrets_dir: Path | None) -> bytes:
-    """A secret key from the environment, a secret file, or (demo) a file created on first use."""
+    """A secret key from the environment, a secret file, or (demo) a file created on first use.
+
+    With ``KNOOPPUNT_ENV=production`` a demo key is never created: the key must be configured.
+    """
     if value := os.environ.get(env):
         return value.encode()
     if path := os.environ.get(env_file):
         return Path(path).read_bytes().strip()
-    if secrets_dir is None:
+    if secrets_dir is None or os.environ.get("KNOOPPUNT_ENV") == "production":
         raise RuntimeError(f"no key configured: set {env} or {env_file}")
     path = Path(secrets_dir) / demo_name
     if not path.exists():
