@@ -6,6 +6,7 @@ from dagster import AssetKey, MaterializeResult, asset
 
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import publish
+from privacy.lookup import RELEASE_ORDER
 
 
 def build_release_asset(upstream: list[AssetKey]):
@@ -18,11 +19,12 @@ def build_release_asset(upstream: list[AssetKey]):
         description=(
             "Copies the warehouse to releases/<timestamp>.duckdb and points releases/CURRENT at "
             "it. The web interface and notebooks read only releases, so a nightly run never "
-            "blocks or breaks officers' lookups, and a failed run never publishes."
+            "blocks or breaks officers' lookups, and a failed run never publishes. The tables "
+            "lookups search are stored sorted on their search keys."
         ),
     )
     def release(warehouse: WarehouseResource) -> MaterializeResult:
-        path = publish(warehouse.warehouse)
+        path = publish(warehouse.warehouse, order=RELEASE_ORDER)
         return MaterializeResult(metadata={"release": path.name, "bytes": path.stat().st_size})
 
     return release

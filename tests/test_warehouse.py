@@ -77,3 +77,17 @@ def test_production_never_creates_a_demo_key(tmp_path, monkeypatch):
 
     monkeypatch.setenv(ENV_KEY, "k" * 40)
     assert Pseudonymiser.from_environment(tmp_path / "secrets")("999990019").startswith("P")
+
+
+def test_a_release_stores_search_tables_sorted_on_their_keys(tmp_path):
+    wh = Warehouse(tmp_path)
+    with wh.transaction() as con:
+        con.execute("CREATE SCHEMA bag")
+        con.execute("CREATE TABLE bag.t AS SELECT (1000 - i) AS k, i AS v FROM range(1000) r(i)")
+    release = publish(wh, order={"bag.t": "k", "bag.missing": "k"})
+    con = duckdb.connect(str(release), read_only=True)
+    stored = [k for (k,) in con.execute("SELECT k FROM bag.t").fetchall()]  # storage order
+    assert stored == sorted(stored) and len(stored) == 1000
+    # the warehouse itself is left as it was
+    source = duckdb.connect(str(wh.path), read_only=True)
+    assert source.execute("SELECT k FROM bag.t LIMIT 1").fetchone()[0] == 1000
