@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sources.enforcement import INSTRUMENTS, STATUSES
+
 BAG_ID = {
     "woonplaats": "[0-9]{4}",
     "openbare_ruimte": "[0-9]{4}30[0-9]{10}",
@@ -36,17 +38,6 @@ BAG_ID = {
 }
 PSEUDONYM = "P[0-9a-f]{24}"
 SBI = "[0-9]{4,5}"
-INSTRUMENTS = (
-    "opiumwet_13b",
-    "wet_victor",
-    "last_onder_dwangsom",
-    "bestuurlijke_boete",
-    "apv",
-    "bibob_advies",
-    "gemeentewet_174a",
-    "agressie_incident",
-)
-ZAAK_STATUSES = ("open", "lopend", "afgerond", "ingetrokken")
 
 
 @dataclass(frozen=True)
@@ -64,7 +55,7 @@ class Suite:
     reads: tuple[str, ...] = ()  # other tables the rules read (referential integrity)
 
 
-def _in(values: tuple[str, ...]) -> str:
+def _in(values: list[str] | tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
@@ -383,13 +374,13 @@ SUITES: tuple[Suite, ...] = (
                 "instrument_valid",
                 "instrument is a documented code (docs/FORMATS.md)",
                 "SELECT zaak_id AS example FROM handhaving.zaak "
-                f"WHERE instrument IS NULL OR instrument NOT IN {_in(INSTRUMENTS)}",
+                f"WHERE instrument IS NULL OR instrument NOT IN {_in(sorted(INSTRUMENTS))}",
             ),
             Rule(
                 "status_valid",
                 "status is open, lopend, afgerond or ingetrokken",
                 "SELECT zaak_id AS example FROM handhaving.zaak "
-                f"WHERE status IS NULL OR status NOT IN {_in(ZAAK_STATUSES)}",
+                f"WHERE status IS NULL OR status NOT IN {_in(sorted(STATUSES))}",
             ),
             Rule(
                 "datum_start_present",
