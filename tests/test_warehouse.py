@@ -65,20 +65,6 @@ def test_source_errors_survive_a_process_pool():
     assert str(error) == "0221VBO.xml, record byte 120: truncated XML"
 
 
-def test_production_never_creates_a_demo_key(tmp_path, monkeypatch):
-    from privacy.pseudonym import ENV_KEY, ENV_KEY_FILE, Pseudonymiser
-
-    monkeypatch.delenv(ENV_KEY, raising=False)
-    monkeypatch.delenv(ENV_KEY_FILE, raising=False)
-    monkeypatch.setenv("KNOOPPUNT_ENV", "production")
-    with pytest.raises(RuntimeError, match=ENV_KEY):
-        Pseudonymiser.from_environment(tmp_path / "secrets")
-    assert not (tmp_path / "secrets").exists()
-
-    monkeypatch.setenv(ENV_KEY, "k" * 40)
-    assert Pseudonymiser.from_environment(tmp_path / "secrets")("999990019").startswith("P")
-
-
 def test_a_release_stores_search_tables_sorted_on_their_keys(tmp_path):
     wh = Warehouse(tmp_path)
     with wh.transaction() as con:
