@@ -103,6 +103,16 @@ class Warehouse:
             con.close()
 
 
+def sql_literal(value: str) -> str:
+    """A SQL string literal, quotes doubled (for constants from configuration, not user input)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: list[str] | tuple[str, ...]) -> str:
+    """``('a', 'b')`` for an IN clause; ``(NULL)`` (matches nothing) when empty."""
+    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, _, name = qualified.rpartition(".")
     return bool(

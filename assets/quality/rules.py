@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.warehouse import sql_list
 from sources.enforcement import INSTRUMENTS, STATUSES
 
 BAG_ID = {
@@ -53,10 +54,6 @@ class Suite:
     table: str  # the staging table (and Dagster asset) the suite checks
     rules: tuple[Rule, ...]
     reads: tuple[str, ...] = ()  # other tables the rules read (referential integrity)
-
-
-def _in(values: list[str] | tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 def _postcode_invalid(col: str) -> str:
@@ -374,13 +371,13 @@ SUITES: tuple[Suite, ...] = (
                 "instrument_valid",
                 "instrument is a documented code (docs/FORMATS.md)",
                 "SELECT zaak_id AS example FROM handhaving.zaak "
-                f"WHERE instrument IS NULL OR instrument NOT IN {_in(sorted(INSTRUMENTS))}",
+                f"WHERE instrument IS NULL OR instrument NOT IN {sql_list(sorted(INSTRUMENTS))}",
             ),
             Rule(
                 "status_valid",
                 "status is open, lopend, afgerond or ingetrokken",
                 "SELECT zaak_id AS example FROM handhaving.zaak "
-                f"WHERE status IS NULL OR status NOT IN {_in(sorted(STATUSES))}",
+                f"WHERE status IS NULL OR status NOT IN {sql_list(sorted(STATUSES))}",
             ),
             Rule(
                 "datum_start_present",

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assets.signals.config import SignalsConfig
+from pipelines.warehouse import sql_list, sql_literal
 
 RESULT_COLUMNS = (
     "flag",
@@ -198,21 +199,13 @@ _PERSOON_LOC = _located("persoon_loc", "persoon_base", "r.persoon_id")
 _ADULT_LOC = _located("persoon_loc", "persoon_base", "r.persoon_id, r.meerderjarig")
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _in_list(values: list[str]) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")" if values else "(NULL)"
-
-
 def _finish(code: str, ctes: list[str], body: str) -> str:
     """Wrap a flag's body into the common result shape, ordered for stable output."""
     text = "\n".join([*ctes, body])
     shared = [cte for name, cte in _SHARED.items() if name in text]
     return f"""WITH {", ".join([_REF, *shared, *ctes])},
 result AS ({body})
-SELECT {_lit(code)} AS flag,
+SELECT {sql_literal(code)} AS flag,
        CAST(r.nummeraanduiding_id AS VARCHAR) AS nummeraanduiding_id,
        CAST(r.verblijfsobject_id AS VARCHAR) AS verblijfsobject_id,
        CAST(r.pand_id AS VARCHAR) AS pand_id,
@@ -277,12 +270,12 @@ def vulnerable_sector_sql(cfg: SignalsConfig) -> str:
     """
     ib = cfg.identical_businesses
     sectors = " UNION ALL ".join(
-        f"SELECT {_lit(code)} AS sector, {_lit(name)} AS omschrijving"
+        f"SELECT {sql_literal(code)} AS sector, {sql_literal(name)} AS omschrijving"
         for code, name in ib.vulnerable_sectors.items()
     )
     mapping = (
         " UNION ALL ".join(
-            f"SELECT {_lit(prefix)} AS prefix, {_lit(sector)} AS sector"
+            f"SELECT {sql_literal(prefix)} AS prefix, {sql_literal(sector)} AS sector"
             for prefix, sector in ib.sbi2025_to_2008.items()
         )
         or "SELECT NULL::VARCHAR AS prefix, NULL::VARCHAR AS sector WHERE false"
@@ -514,7 +507,7 @@ def address_not_in_bag_sql(cfg: SignalsConfig) -> str:
     reference finds no nummeraanduiding, or only withdrawn ones. Records without any address are
     not addresses and are not checked. One row per delivered address.
     """
-    withdrawn = _in_list(cfg.address_not_in_bag.withdrawn_statuses)
+    withdrawn = sql_list(cfg.address_not_in_bag.withdrawn_statuses)
     norm = """upper(replace(coalesce(postcode, ''), ' ', '')) AS pc, huisnummer,
            upper(trim(coalesce(huisletter, ''))) AS hl,
            upper(trim(coalesce(huisnummertoevoeging, ''))) AS ht"""
@@ -598,7 +591,7 @@ def _cases(instruments: list[str], window: str, columns: str) -> str:
     located = _located("zaak_loc", "handhaving.zaak", f"r.zaak_id, r.instrument, r.datum_start, {columns}")
     return f"""{located}, cases AS (
     SELECT z.* FROM zaak_loc z, ref
-    WHERE z.instrument IN {_in_list(instruments)}
+    WHERE z.instrument IN {sql_list(instruments)}
       AND z.datum_start > CAST(ref.d - INTERVAL {window} AS DATE) AND z.datum_start <= ref.d
       AND z.nummeraanduiding_id IS NOT NULL
 )"""
@@ -651,7 +644,7 @@ LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pa.verblijfsobject_id""",
 def staff_safety_sql(cfg: SignalsConfig) -> str:
     """Front-line roles see only "caution, contact <team>": no dates, case ids or instruments."""
     ss = cfg.staff_safety
-    default_team = _lit(ss.default_team)
+    default_team = sql_literal(ss.default_team)
     return _finish(
         "staff_safety",
         [_cases(ss.instruments, f"{ss.window_months} MONTH", "r.team")],
