@@ -8,7 +8,6 @@ A delivery file is one response body ``{"type": "RaadpleegMetBurgerservicenummer
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from privacy.pseudonym import is_valid_bsn
 from sources.addresses import AddressError, normalise_bag_id, normalise_huisnummer, normalise_postcode
 from sources.brp.model import BrpPerson, PartialDate, Relation
 from sources.errors import Reject, SourceError
+from sources.jsonfile import load_json
 
 ACCEPTED_TYPE = "RaadpleegMetBurgerservicenummer"
 
@@ -44,12 +44,7 @@ def _code(value: dict[str, Any] | None) -> str | None:
 
 def read_haal_centraal(path: Path) -> Iterator[BrpPerson | Reject]:
     file = path.name
-    try:
-        body = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise SourceError(file, "not valid UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise SourceError(file, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    body = load_json(path)
     if not isinstance(body, dict) or "personen" not in body:
         raise SourceError(file, "not a BRP personen response: no 'personen'")
     if body.get("type") != ACCEPTED_TYPE:

@@ -13,7 +13,6 @@ The kind of response is read from its content, not its file name:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from sources.addresses import (
     parse_address,
 )
 from sources.errors import Reject, SourceError
+from sources.jsonfile import load_json
 from sources.kvk.model import Onderneming, Vestiging, ja_nee, kvk_date
 from sources.kvk.sbi import activities
 
@@ -51,12 +51,7 @@ def response_kind(body: Any) -> str | None:
 
 def read_api(path: Path) -> Iterator[Record]:
     file = path.name
-    try:
-        body = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise SourceError(file, "not valid UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise SourceError(file, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    body = load_json(path)
     kind = response_kind(body)
     if kind == "zoeken":
         for i, result in enumerate(body["resultaten"]):

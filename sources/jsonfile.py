@@ -1,0 +1,21 @@
+"""Reading one JSON delivery file (KvK API responses, Haal Centraal BRP responses)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sources.errors import SourceError
+
+
+def load_json(path: Path) -> Any:
+    """The parsed file (UTF-8, a BOM allowed); a :class:`SourceError` naming what is wrong."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SourceError(path.name, "not valid UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            path.name, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
