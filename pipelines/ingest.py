@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assets.ingest.common import IngestReport
+from pipelines.resources import delivery_files
 from pipelines.warehouse import Warehouse
 
 PATTERNS = {
@@ -14,18 +15,12 @@ PATTERNS = {
 }
 
 
-def _files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return sorted({p for pattern in patterns for p in path.glob(pattern) if p.is_file()})
-
-
 def ingest_delivery(source: str, path: Path, warehouse: Warehouse) -> IngestReport:
     if source == "bag":
         from assets.ingest.bag import load_bag
 
         return load_bag(warehouse, path)
-    files = _files(path, PATTERNS[source])
+    files = delivery_files(path, PATTERNS[source])
     if source == "brp":
         from assets.ingest.brp import load_brp
 

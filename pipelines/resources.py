@@ -51,11 +51,14 @@ class DeliveryResource(ConfigurableResource):
     data_dir: str = Field(description="Delivery folder (bag/, brp/, kvk/, handhaving/)")
 
     def files(self, source: str, *patterns: str) -> list[Path]:
-        folder = Path(self.data_dir) / source
-        found: set[Path] = set()
-        for pattern in patterns:
-            found.update(p for p in folder.glob(pattern) if p.is_file())
-        return sorted(found)
+        return delivery_files(Path(self.data_dir) / source, patterns)
 
 
-__all__ = ["WarehouseResource", "DeliveryResource", "load_spatial"]
+def delivery_files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
+    """The delivery files in a folder matching any of ``patterns`` (a file is itself)."""
+    if path.is_file():
+        return [path]
+    return sorted({p for pattern in patterns for p in path.glob(pattern) if p.is_file()})
+
+
+__all__ = ["WarehouseResource", "DeliveryResource", "delivery_files", "load_spatial"]
