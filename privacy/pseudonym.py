@@ -66,11 +66,3 @@ def load_key(env: str, env_file: str, demo_name: str, secrets_dir: Path | None) 
         finally:
             tmp.unlink()
     return path.read_bytes().strip()
-
-
-def is_valid_bsn(bsn: str) -> bool:
-    """The elfproef: 9*d1 + 8*d2 + ... + 2*d8 - 1*d9 is divisible by 11 (and not all zeros)."""
-    if len(bsn) != 9 or not bsn.isdigit() or bsn == "000000000":
-        return False
-    total = sum(int(d) * w for d, w in zip(bsn[:8], range(9, 1, -1), strict=True))
-    return (total - int(bsn[8])) % 11 == 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from privacy.pseudonym import is_valid_bsn
+from sources.bsn import is_valid_bsn
 
 CANDIDATE = re.compile(r"(?<![\w.,])\d{9}(?![\w]|[.,]\d)")
 DUCKDB_MAGIC = b"DUCK"

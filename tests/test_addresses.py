@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from assets.ingest.addresses import match_to_bag
 from sources.addresses import (
     Address,
     AddressError,
-    match_to_bag,
     normalise_postcode,
     normalise_toevoeging,
     parse_address,

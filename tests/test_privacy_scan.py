@@ -7,8 +7,9 @@ import sqlite3
 
 import duckdb
 
-from privacy.pseudonym import Pseudonymiser, is_valid_bsn
+from privacy.pseudonym import Pseudonymiser
 from privacy.scan import bsns_in_text, find_plain_bsns
+from sources.bsn import is_valid_bsn
 
 BSN = "999990019"
 NOT_ELFPROEF = "999990018"

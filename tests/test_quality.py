@@ -17,7 +17,7 @@ from assets.quality.checks import report_markdown, run_suite
 from assets.quality.rules import SUITES
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import Warehouse
-from privacy.pseudonym import is_valid_bsn
+from sources.bsn import is_valid_bsn
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 TEST_BSN = "999999990"  # BSN test range, passes the elfproef

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from privacy.pseudonym import is_valid_bsn
+from sources.bsn import is_valid_bsn
 from sources.synthetic import generate
 from sources.synthetic.generator import FLAGS, KVK_COLUMNS, VULNERABLE, ZAAK_COLUMNS
 from sources.synthetic.identifiers import is_valid_a_nummer

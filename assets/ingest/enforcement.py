@@ -14,10 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
+from assets.ingest.addresses import match_to_bag
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse
-from sources.addresses import match_to_bag
 from sources.enforcement import Zaak, read_enforcement
 from sources.errors import Reject
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from privacy.pseudonym import is_valid_bsn
 from sources.addresses import AddressError, normalise_bag_id, normalise_huisnummer, normalise_postcode
 from sources.brp.model import BrpPerson, PartialDate, Relation
+from sources.bsn import is_valid_bsn
 from sources.errors import Reject, SourceError
 from sources.jsonfile import load_json
 

@@ -23,9 +23,9 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from privacy.pseudonym import is_valid_bsn
 from sources.addresses import AddressError, normalise_bag_id, normalise_huisnummer, normalise_postcode
 from sources.brp.model import BrpPerson, PartialDate, Relation
+from sources.bsn import is_valid_bsn
 from sources.errors import Reject, SourceError
 
 Voorkomen = dict[str, str]  # element code (e.g. '01.20') -> value
