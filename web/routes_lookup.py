@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from assets.signals.export import to_csv, to_geopackage
+from privacy.exportfiles import to_csv, to_geopackage
 from web.app import ctx, form_of, render, require
 from web.lookups import LookupService
 from web.security import Session

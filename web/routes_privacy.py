@@ -6,15 +6,14 @@ data: addresses appear as their BAG id, persons (pseudonyms in the evidence) not
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from privacy.exportfiles import csv_bytes
 from privacy.log import ACTION_NAMES, LogEntry, ProcessingLog
 from privacy.register import load_register
 from web.accounts import ROLES
@@ -146,17 +145,13 @@ async def log_export(request: Request) -> Response:
             media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="verwerkingslog-vng-{stamp}.json"'},
         )
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
-        ["seq", "tijdstip", "gebruiker", "rol", "actie", "doel", "zaak", "object", "uitkomst", "reden"]
-    )
-    for r in rows:
-        writer.writerow(
-            [r.seq, r.when, r.user, r.role, r.action, r.purpose, r.case, r.object, r.outcome, r.reason]
-        )
+    header = ["seq", "tijdstip", "gebruiker", "rol", "actie", "doel", "zaak", "object", "uitkomst", "reden"]
+    fields = [
+        (r.seq, r.when, r.user, r.role, r.action, r.purpose, r.case, r.object, r.outcome, r.reason)
+        for r in rows
+    ]
     return Response(
-        out.getvalue().encode("utf-8-sig"),
+        csv_bytes(header, fields),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="verwerkingslog-{stamp}.csv"'},
     )

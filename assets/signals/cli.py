@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from assets.signals.export import export_flags
 from pipelines.environment import current
 from pipelines.warehouse import Warehouse
+from privacy.exportfiles import export_flags
 from privacy.lookup import Actor, LookupRefused
 
 flags_app = typer.Typer(

@@ -1,14 +1,22 @@
-"""Files of flagged places for a purpose: CSV, GeoJSON and GeoPackage (one way, for CLI and web).
+"""Every file the project hands out: CSV, GeoJSON and GeoPackage (one home for web/ and the CLI).
 
-The rows come only from :meth:`privacy.lookup.Lookup.export`, which checks the purpose, role and
-case number, filters the flags the purpose may show and logs the export (refusals too). This
-module only turns those rows into files:
+Exports are disclosures of gated data, so they live with the privacy module that gates them:
+``web/`` (the export page, the privacy log download) and the CLI (``knooppunt flags export``)
+both use this module, and neither imports the other.
 
-* CSV: UTF-8 with BOM, ``;``-separated (opens as columns in Dutch Excel), one row per flag
-  occurrence, empty cells where a column does not apply.
-* GeoJSON and GeoPackage: one point per row in RD New (EPSG:28992, written in the file, never
-  converted to WGS84), layer ``gemarkeerde_adressen``; rows without a location (an address that
-  is not in BAG) keep an empty geometry instead of being dropped. Opens in QGIS as is.
+* :func:`csv_bytes` is the one CSV writer: UTF-8 with BOM, ``;``-separated (opens as columns in
+  Dutch Excel), every text cell through :func:`neutralise_cell` (OWASP CSV injection: a cell
+  starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'``, so a spreadsheet shows
+  the text instead of running it as a formula).
+
+The flag rows come only from :meth:`privacy.lookup.Lookup.export`, which checks the purpose, role
+and case number, filters the flags the purpose may show and logs the export (refusals too):
+
+* CSV: one row per flag occurrence, empty cells where a column does not apply.
+* GeoJSON and GeoPackage (typed formats no spreadsheet evaluates, so raw values): one point per
+  row in RD New (EPSG:28992, written in the file, never converted to WGS84), layer
+  ``gemarkeerde_adressen``; rows without a location (an address that is not in BAG) keep an empty
+  geometry instead of being dropped. Opens in QGIS as is.
 
 ``evidence`` (JSON text) is included when the rows carry it (``knooppunt flags export``).
 """
@@ -19,6 +27,7 @@ import csv
 import io
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,14 +63,32 @@ def _columns(rows: list[dict]) -> list[str]:
     return [*COLUMNS, "evidence"] if rows and "evidence" in rows[0] else list(COLUMNS)
 
 
-def to_csv(rows: list[dict]) -> bytes:
-    columns = _columns(rows)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'``; anything else as is.
+
+    Numbers are written as digits and are never formulas, so only text is changed.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_bytes(header: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:
+    """The one CSV writer: UTF-8 with BOM, ``;``, CRLF, None as an empty cell, every cell neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([neutralise_cell(h) for h in header])
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+        writer.writerow(["" if v is None else neutralise_cell(v) for v in row])
     return out.getvalue().encode("utf-8-sig")
+
+
+def to_csv(rows: list[dict]) -> bytes:
+    columns = _columns(rows)
+    return csv_bytes(columns, ([row.get(c) for c in columns] for row in rows))
 
 
 def _geo(rows: list[dict], driver: str, suffix: str) -> bytes:
