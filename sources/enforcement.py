@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sources.addresses import AddressError, normalise_bag_id, parse_address
 from sources.errors import Reject
-from sources.tabular import iter_table
+from sources.fields import not_in_future
+from sources.tabular import iter_table, text_problem
 
 COLUMNS = (
     "zaak_id",
@@ -76,6 +77,9 @@ def read_enforcement(path: Path) -> Iterator[Zaak | Reject]:
         if zaak_id is None:
             yield Reject(file, ref, "missing zaak_id")
             continue
+        if problem := text_problem(row):
+            yield Reject(file, ref, problem)
+            continue
         ref = f"{ref} zaak {zaak_id}"
         missing = [c for c in ("instrument", "datum_start", "status") if row[c] is None]
         if missing:
@@ -88,7 +92,7 @@ def read_enforcement(path: Path) -> Iterator[Zaak | Reject]:
             yield Reject(file, ref, f"unknown status {row['status']!r}")
             continue
         try:
-            start = iso_date(row["datum_start"], "datum_start")
+            start = not_in_future(iso_date(row["datum_start"], "datum_start"), "datum_start")
             einde = iso_date(row["datum_einde"], "datum_einde")
             if einde is not None and start is not None and einde < start:
                 raise ValueError(f"datum_einde {einde} before datum_start {start}")

@@ -78,14 +78,16 @@ def test_lo3_reader_counts(loaded):
     records = list(read_brp(LO3))
     persons = [r for r in records if isinstance(r, BrpPerson)]
     rejects = [r for r in records if isinstance(r, Reject)]
-    # 687 persoonslijsten: 5 unreadable (2 without BSN, 2 malformed BAG ids, 1 impossible birth date)
+    # 687 persoonslijsten: 12 rejected (2 without BSN, 2 malformed BAG ids, 1 impossible birth date,
+    # 7 living persons born 1898-1904: over 120 years old today)
     assert len(persons) + len(rejects) == 687
-    assert len(rejects) == 5
+    assert len(rejects) == 12
+    assert sum(r.reason.endswith("a living person over 120 years old") for r in rejects) == 7
     _, report = loaded
-    assert report.objects["brp.persoon"] == 682 - 5  # five BSNs occur twice: the later copy is rejected
-    assert report.rejects == 10
-    assert report.objects["brp.relatie"] == 1093
-    assert report.extra["relations_to_person_in_delivery"] == 971
+    assert report.objects["brp.persoon"] == 675 - 4  # four BSNs occur twice: the later copy is rejected
+    assert report.rejects == 16
+    assert report.objects["brp.relatie"] == 1068
+    assert report.extra["relations_to_person_in_delivery"] == 927
 
 
 def test_known_person_pseudonymised(loaded):
@@ -141,7 +143,14 @@ def test_rejects_name_no_bsn(loaded):
         con.close()
     assert reasons["line 604"] == "missing BSN (element 01.01.20)"
     assert reasons["line 1569"] == "bad date in element 01.03.10"
-    assert reasons["line 563"].startswith("duplicate BSN (first at gba-v-testset-20220502.csv line ")
+    assert reasons["line 563"] == "implausible geboortedatum (01.03.10): a living person over 120 years old"
+    assert reasons["line 1562"] == "malformed adresseerbaar object id (08.11.80) (expected 16 digits)"
+    assert (
+        sum(
+            r.startswith("duplicate BSN (first at gba-v-testset-20220502.csv line ") for r in reasons.values()
+        )
+        == 4
+    )
 
 
 def test_no_plain_bsn_in_warehouse(loaded):
@@ -184,7 +193,7 @@ def test_identity_store_holds_identifiers(loaded):
         ).fetchone()
     finally:
         ident.close()
-    assert n == 677
+    assert n == 671
     assert row[:4] == ("Mattheus", "du", "Burck", dt.date(1922, 9, 25))
     assert IdentityStore(warehouse).decrypt_bsn(row[4]) == FATHER
     assert FATHER.encode() not in warehouse.identity_path.read_bytes()

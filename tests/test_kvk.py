@@ -277,13 +277,13 @@ def test_bad_files(tmp_path):
     missing.write_text("kvk_nummer,vestigingsnummer\n12345678,000000000001\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"missing\.csv, record header: missing column\(s\) naam"):
         list(read_kvk(missing))
-    for name, body in [
-        ("other.json", {"foo": 1}),
-        ("lijst.json", {"kvkNummer": "69599084", "vestigingen": []}),
+    for name, body, kind in [
+        ("other.json", {"foo": 1}, "not a KvK basisprofiel, vestigingsprofiel or zoeken response"),
+        ("lijst.json", {"kvkNummer": "69599084", "vestigingen": []}, "a vestigingenlijst"),
     ]:
         (tmp_path / name).write_text(json.dumps(body), encoding="utf-8")
-        with pytest.raises(SourceError, match="not a KvK"):
-            list(read_kvk(tmp_path / name))
+        (reject,) = read_kvk(tmp_path / name)  # refused as one reject: the other files still load
+        assert reject.record_ref == "response" and reject.reason.startswith(f"implausible response: {kind}")
 
 
 def test_duplicate_api_profile_is_rejected(tmp_path):

@@ -25,8 +25,10 @@ from pathlib import Path
 
 from sources.addresses import AddressError, normalise_bag_id, normalise_huisnummer, normalise_postcode
 from sources.brp.model import BrpPerson, PartialDate, Relation
-from sources.bsn import is_valid_bsn
+from sources.bsn import bsn_problem
 from sources.errors import Reject, SourceError
+from sources.fields import FieldError, not_in_future, plausible_birth, text
+from sources.tabular import decoded_lines
 
 Voorkomen = dict[str, str]  # element code (e.g. '01.20') -> value
 Stapel = list[Voorkomen]  # current voorkomen first, then history
@@ -101,10 +103,15 @@ def lo3_date(value: str | None, element: str) -> PartialDate | None:
 def read_lo3(path: Path) -> Iterator[BrpPerson | Reject]:
     """Stream the persons of an LO3 extract; invalid persoonslijsten come out as :class:`Reject`."""
     file = path.name
-    with path.open(encoding="utf-8-sig", errors="strict", newline="") as fh:
-        reader = csv.reader(fh, delimiter=";")
+    with path.open("rb") as fh:
+        reader = csv.reader(
+            decoded_lines(fh, file, hint="LO3 extracts are UTF-8; was it saved as Latin-1?"), delimiter=";"
+        )
         try:
-            header = Lo3Header(file, next(reader, []))
+            first = next(reader, None)
+            if first is None:
+                raise SourceError(file, "empty file: no header row and no persoonslijsten")
+            header = Lo3Header(file, first)
             current: list[list[str]] = []
             start_line = 0
             for row in reader:
@@ -126,12 +133,6 @@ def read_lo3(path: Path) -> Iterator[BrpPerson | Reject]:
                     current.append(row)
             if current:
                 yield from _person(file, header, current, start_line)
-        except UnicodeDecodeError:
-            raise SourceError(
-                file,
-                "not valid UTF-8 (LO3 extracts are UTF-8; was it saved as Latin-1?)",
-                f"after line {reader.line_num}",
-            ) from None
         except csv.Error as exc:
             raise SourceError(file, f"unreadable CSV: {exc}", f"line {reader.line_num}") from None
 
@@ -148,22 +149,40 @@ def _person(file: str, header: Lo3Header, rows: list[list[str]], line: int) -> I
     if not bsn:
         yield Reject(file, ref, "missing BSN (element 01.01.20)")
         return
-    if not is_valid_bsn(bsn):
-        yield Reject(file, ref, "invalid BSN (elfproef fails)")
+    if problem := bsn_problem(bsn):
+        yield Reject(file, ref, problem)
         return
     verblijf = current("08")
-    try:
-        geboortedatum = lo3_date(persoon.get("03.10"), "01.03.10")
-        aanvang = lo3_date(verblijf.get("10.30"), "08.10.30")
-        postcode = normalise_postcode(verblijf.get("11.60"))
-        huisnummer = normalise_huisnummer(verblijf.get("11.20"))
-        vbo = normalise_bag_id(_known(verblijf.get("11.80")), "adresseerbaar object id (08.11.80)")
-        num = normalise_bag_id(_known(verblijf.get("11.90")), "nummeraanduiding id (08.11.90)")
-    except (ValueError, AddressError) as exc:
-        yield Reject(file, ref, str(exc))
-        return
     overlijden = current("06")
     inschrijving = current("07")
+    overleden = bool(overlijden.get("08.10")) or inschrijving.get("67.20") == "O"
+    try:
+        geboortedatum = lo3_date(persoon.get("03.10"), "01.03.10")
+        if geboortedatum and geboortedatum.year:
+            plausible_birth(
+                geboortedatum.year,
+                geboortedatum.month,
+                geboortedatum.day,
+                "geboortedatum (01.03.10)",
+                living=not overleden,
+            )
+        aanvang = lo3_date(verblijf.get("10.30"), "08.10.30")
+        postcode = _address(
+            normalise_postcode, verblijf.get("11.60"), "postcode (08.11.60)", "4 digits, 2 letters"
+        )
+        huisnummer = _address(normalise_huisnummer, verblijf.get("11.20"), "huisnummer (08.11.20)", "1-99999")
+        vbo = _address(_bag_id, verblijf.get("11.80"), "adresseerbaar object id (08.11.80)", "16 digits")
+        num = _address(_bag_id, verblijf.get("11.90"), "nummeraanduiding id (08.11.90)", "16 digits")
+        names = {e: text(persoon.get(e), f"element 01.{e}") for e in ("02.10", "02.30", "02.40", "04.10")}
+        huisletter = text(verblijf.get("11.30"), "element 08.11.30")
+        toevoeging = text(verblijf.get("11.40"), "element 08.11.40")
+        gemeente = text(verblijf.get("09.10"), "element 08.09.10")
+        datum_aanvang = not_in_future(
+            aanvang.as_date() if aanvang else None, "datum aanvang adreshouding (08.10.30)"
+        )
+    except ValueError as exc:  # FieldError, or lo3_date's bad date
+        yield Reject(file, ref, str(exc))
+        return
     relaties: list[Relation] = []
     for cat, relatie in RELATION_CATEGORIES.items():
         for n, stapel in enumerate(header.stapels(rows, cat), start=1):
@@ -172,36 +191,44 @@ def _person(file: str, header: Lo3Header, rows: list[list[str]], line: int) -> I
                 continue  # dissolved marriage/partnership: not a current partner
             related = voorkomen.get("01.20")
             rel_ref = f"{ref} category {cat} stapel {n}"
-            if related and not is_valid_bsn(related):
-                yield Reject(
-                    file, rel_ref, "invalid BSN of related person (elfproef fails); relation not loaded"
-                )
+            if related and (problem := bsn_problem(related)):
+                yield Reject(file, rel_ref, f"{problem} of related person; relation not loaded")
                 continue
             if voorkomen:
                 relaties.append(Relation(relatie, related or None, rel_ref))
     yield BrpPerson(
         ref=ref,
         bsn=bsn,
-        voornamen=persoon.get("02.10"),
-        voorvoegsel=persoon.get("02.30"),
-        geslachtsnaam=persoon.get("02.40"),
+        voornamen=names["02.10"],
+        voorvoegsel=names["02.30"],
+        geslachtsnaam=names["02.40"],
         geboortedatum=geboortedatum,
-        geslacht=persoon.get("04.10"),
-        overleden=bool(overlijden.get("08.10")) or inschrijving.get("67.20") == "O",
-        gemeente_van_inschrijving=verblijf.get("09.10"),
+        geslacht=names["04.10"],
+        overleden=overleden,
+        gemeente_van_inschrijving=gemeente,
         verblijfsobject_id=vbo,
         nummeraanduiding_id=num,
         postcode=postcode,
         huisnummer=huisnummer,
-        huisletter=(verblijf.get("11.30") or None),
-        huisnummertoevoeging=(verblijf.get("11.40") or None),
-        datum_aanvang_adreshouding=aanvang.as_date() if aanvang else None,
+        huisletter=huisletter or None,
+        huisnummertoevoeging=toevoeging or None,
+        datum_aanvang_adreshouding=datum_aanvang,
         adres_in_onderzoek=bool(verblijf.get("83.10")) and not verblijf.get("83.30"),
         bron="lo3",
         relaties=relaties,
     )
 
 
-def _known(bag_id: str | None) -> str | None:
-    """LO3 writes an unknown BAG identification as sixteen zeros (the standaardwaarde): None."""
-    return None if bag_id is not None and bag_id.strip() == "0" * 16 else bag_id
+def _bag_id(value: str | None) -> str | None:
+    """A 16-digit BAG id; LO3 writes an unknown one as sixteen zeros (the standaardwaarde): None."""
+    if value is not None and value.strip() == "0" * 16:
+        return None
+    return normalise_bag_id(value, "BAG id")
+
+
+def _address(normalise, value: str | None, element: str, rule: str):
+    """A normalised address part; a malformed one names the element and rule, never the value."""
+    try:
+        return normalise(value)
+    except AddressError:
+        raise FieldError(f"malformed {element} (expected {rule})") from None

@@ -6,9 +6,17 @@ The kind of response is read from its content, not its file name:
   results without a vestigingsnummer (type ``rechtspersoon``) describe no establishment and
   are skipped;
 * ``vestigingsnummer`` at the top level -> vestigingsprofiel: one vestiging with its SBI codes;
-* ``kvkNummer`` without ``vestigingsnummer`` -> basisprofiel: the onderneming, and its
+* ``kvkNummer`` without ``vestigingsnummer``, with registration data (``materieleRegistratie``,
+  ``formeleRegistratiedatum`` or ``_embedded``) -> basisprofiel: the onderneming, and its
   ``_embedded.hoofdvestiging`` as a vestiging (the basisprofiel's SBI codes belong to the
   onderneming, so that vestiging carries none unless its vestigingsprofiel is delivered too).
+
+Other responses are recognised by their shape and refused as one reject for the whole file
+(reason ``implausible response: ...``), so the other files of the delivery still load: an error
+body (``fout``, or a problem+json ``title``/``status``), a naamgeving (names only: reading it as a
+basisprofiel would overwrite the company name and clear its legal form), a vestigingenlijst, or
+anything else. Values of the wrong JSON type (``null`` or a string where an object or list
+belongs) reject the record and name the field.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from sources.addresses import (
-    AddressError,
     normalise_bag_id,
     normalise_huisletter,
     normalise_huisnummer,
@@ -27,7 +34,8 @@ from sources.addresses import (
     normalise_toevoeging,
     parse_address,
 )
-from sources.errors import Reject, SourceError
+from sources.errors import Reject
+from sources.fields import FieldError, array, obj, text, type_name
 from sources.jsonfile import load_json
 from sources.kvk.model import Onderneming, Vestiging, ja_nee, kvk_date
 from sources.kvk.sbi import activities
@@ -37,16 +45,36 @@ VESTIGINGSNUMMER_RE = re.compile(r"^[0-9]{12}$")
 Record = Onderneming | Vestiging | Reject
 
 
-def response_kind(body: Any) -> str | None:
+_REGISTRATION = ("materieleRegistratie", "formeleRegistratiedatum", "_embedded")
+_VESTIGINGENLIJST = (
+    "totaalAantalVestigingen",
+    "aantalCommercieleVestigingen",
+    "aantalNietCommercieleVestigingen",
+)
+_NAAMGEVING = ("statutaireNaam", "ookGenoemd", "startdatum", "rsin", "naam")
+KINDS = ("zoeken", "vestigingsprofiel", "basisprofiel")
+
+
+def response_kind(body: Any) -> str:
+    """``zoeken``, ``vestigingsprofiel`` or ``basisprofiel``; otherwise what it is instead."""
     if not isinstance(body, dict):
-        return None
+        return f"a JSON {type_name(body)}, not a response object"
+    if "fout" in body or ("title" in body and "status" in body) or "error" in body or "errors" in body:
+        return "an error response of the KvK API"
     if isinstance(body.get("resultaten"), list):
         return "zoeken"
     if "vestigingsnummer" in body:
         return "vestigingsprofiel"
-    if "kvkNummer" in body and "vestigingen" not in body:
-        return "basisprofiel"
-    return None
+    if "kvkNummer" in body:
+        if "vestigingen" in body and any(k in body for k in _VESTIGINGENLIJST):
+            return "a vestigingenlijst (deliver the vestigingsprofielen)"
+        if any(k in body for k in _REGISTRATION) and "vestigingen" not in body:
+            return "basisprofiel"
+        if any(k in body for k in _NAAMGEVING):
+            return "a naamgeving (names only; deliver the basisprofiel)"
+        if "vestigingen" in body:
+            return "a vestigingenlijst (deliver the vestigingsprofielen)"
+    return "not a KvK basisprofiel, vestigingsprofiel or zoeken response"
 
 
 def read_api(path: Path) -> Iterator[Record]:
@@ -63,42 +91,57 @@ def read_api(path: Path) -> Iterator[Record]:
     elif kind == "basisprofiel":
         yield from _basisprofiel(file, body)
     else:
-        raise SourceError(
+        yield Reject(
             file,
-            "not a KvK basisprofiel, vestigingsprofiel or zoeken response "
-            "(a vestigingenlijst is not a delivery: deliver the vestigingsprofielen)",
+            "response",
+            f"implausible response: {kind}; loaded are basisprofiel, vestigingsprofiel, zoeken",
         )
 
 
 def _basisprofiel(file: str, body: dict[str, Any]) -> Iterator[Record]:
-    kvk_nummer = str(body.get("kvkNummer", "")).strip()
-    if not KVK_NUMMER_RE.match(kvk_nummer):
-        yield Reject(file, "basisprofiel", f"malformed kvkNummer {kvk_nummer!r} (expected 8 digits)")
+    kvk_nummer = body.get("kvkNummer")
+    if not isinstance(kvk_nummer, str) or not KVK_NUMMER_RE.match(kvk_nummer.strip()):
+        yield Reject(file, "basisprofiel", f"malformed kvkNummer {_shown(kvk_nummer)} (expected 8 digits)")
         return
-    embedded = body.get("_embedded") or {}
-    registratie = body.get("materieleRegistratie") or {}
+    kvk_nummer = kvk_nummer.strip()
+    ref = f"basisprofiel {kvk_nummer}"
     try:
-        yield Onderneming(
+        embedded = obj(body, "_embedded", "_embedded")
+        registratie = obj(body, "materieleRegistratie", "materieleRegistratie")
+        onderneming = Onderneming(
             kvk_nummer=kvk_nummer,
-            naam=body.get("naam"),
-            rechtsvorm=(embedded.get("eigenaar") or {}).get("rechtsvorm"),
+            naam=text(body.get("naam"), "naam"),
+            rechtsvorm=text(obj(embedded, "eigenaar", "_embedded.eigenaar").get("rechtsvorm"), "rechtsvorm"),
             datum_aanvang=kvk_date(registratie.get("datumAanvang"), "datumAanvang"),
             datum_einde=kvk_date(registratie.get("datumEinde"), "datumEinde"),
-            ref=f"basisprofiel {kvk_nummer}",
+            ref=ref,
             kind="basisprofiel",
         )
+        hoofdvestiging = obj(embedded, "hoofdvestiging", "_embedded.hoofdvestiging")
     except ValueError as exc:
-        yield Reject(file, f"basisprofiel {kvk_nummer}", str(exc))
-    if embedded.get("hoofdvestiging"):
-        yield from _vestiging(file, "_embedded.hoofdvestiging", embedded["hoofdvestiging"], "basisprofiel")
+        yield Reject(file, ref, str(exc))
+        return
+    yield onderneming
+    if hoofdvestiging:
+        yield from _vestiging(file, "_embedded.hoofdvestiging", hoofdvestiging, "basisprofiel")
 
 
-def bezoekadres(adressen: list[dict[str, Any]]) -> dict[str, Any]:
+def _shown(value: object) -> str:
+    """A delivered identifier for a message (KvK data is public): its text, or its JSON type."""
+    return repr(value.strip()) if isinstance(value, str) else f"of type {type_name(value)}"
+
+
+def bezoekadres(adressen: list[Any]) -> dict[str, Any]:
     """Address fields of the bezoekadres, from the structured fields or else ``volledigAdres``."""
+    for i, a in enumerate(adressen):
+        if not isinstance(a, dict):
+            raise FieldError(f"adressen[{i}]: expected an object, found {type_name(a)}")
     adres = next((a for a in adressen if a.get("type") == "bezoekadres"), None)
     if adres is None:
         return {}
-    geo = adres.get("geoData") or {}
+    geo = obj(adres, "geoData", "bezoekadres.geoData")
+    for key in ("straatnaam", "plaats", "huisletter", "huisnummerToevoeging", "postcode", "volledigAdres"):
+        text(adres.get(key), f"bezoekadres.{key}")
     fields: dict[str, Any] = {
         "straatnaam": adres.get("straatnaam"),
         "huisnummer": normalise_huisnummer(adres.get("huisnummer")),
@@ -125,28 +168,29 @@ def _vestiging(file: str, ref: str, v: Any, kind: str) -> Iterator[Record]:
     if not isinstance(v, dict):
         yield Reject(file, ref, "not an object")
         return
-    nummer = str(v.get("vestigingsnummer", "")).strip()
-    kvk_nummer = str(v.get("kvkNummer", "")).strip()
-    if not VESTIGINGSNUMMER_RE.match(nummer):
-        yield Reject(file, ref, f"malformed vestigingsnummer {nummer!r} (expected 12 digits)")
+    nummer, kvk_nummer = v.get("vestigingsnummer"), v.get("kvkNummer")
+    if not isinstance(nummer, str) or not VESTIGINGSNUMMER_RE.match(nummer.strip()):
+        yield Reject(file, ref, f"malformed vestigingsnummer {_shown(nummer)} (expected 12 digits)")
         return
+    nummer = nummer.strip()
     ref = f"{ref} vestiging {nummer}"
-    if not KVK_NUMMER_RE.match(kvk_nummer):
-        yield Reject(file, ref, f"malformed kvkNummer {kvk_nummer!r} (expected 8 digits)")
+    if not isinstance(kvk_nummer, str) or not KVK_NUMMER_RE.match(kvk_nummer.strip()):
+        yield Reject(file, ref, f"malformed kvkNummer {_shown(kvk_nummer)} (expected 8 digits)")
         return
-    registratie = v.get("materieleRegistratie") or {}
+    kvk_nummer = kvk_nummer.strip()
     try:
+        registratie = obj(v, "materieleRegistratie", "materieleRegistratie")
         if kind == "zoeken":
-            adres = dict((v.get("adres") or {}).get("binnenlandsAdres") or {})
+            adres = dict(obj(obj(v, "adres", "adres"), "binnenlandsAdres", "adres.binnenlandsAdres"))
             adressen = [adres] if adres.get("type", "bezoekadres") == "bezoekadres" else []
             for a in adressen:
                 a["type"] = "bezoekadres"
             hoofd = {"hoofdvestiging": True, "nevenvestiging": False}.get(v.get("type"))
-            naam = v.get("naam")
+            naam = text(v.get("naam"), "naam")
         else:
-            adressen = v.get("adressen") or []
+            adressen = array(v, "adressen", "adressen")
             hoofd = ja_nee(v.get("indHoofdvestiging"), "indHoofdvestiging")
-            naam = v.get("eersteHandelsnaam")
+            naam = text(v.get("eersteHandelsnaam"), "eersteHandelsnaam")
         address = bezoekadres(adressen)
         vestiging = Vestiging(
             vestigingsnummer=nummer,
@@ -167,14 +211,26 @@ def _vestiging(file: str, ref: str, v: Any, kind: str) -> Iterator[Record]:
             ref=ref,
             kind=kind,
         )
-    except (ValueError, AddressError) as exc:
+        items = _sbi_items(v)
+    except ValueError as exc:  # FieldError, AddressError and the date/Ja-Nee rules
         yield Reject(file, ref, str(exc))
         return
-    items = [
-        (str(a.get("sbiCode", "")), a.get("sbiOmschrijving"), a.get("indHoofdactiviteit") == "Ja")
-        for a in v.get("sbiActiviteiten") or []
-    ]
     sbi, rejects = activities(file, ref, items, None)
     yield from rejects
     vestiging.sbi.extend(sbi)
     yield vestiging
+
+
+def _sbi_items(v: dict[str, Any]) -> list[tuple[str, str | None, bool]]:
+    """(code, omschrijving, hoofdactiviteit) of ``sbiActiviteiten``; wrong JSON types -> FieldError."""
+    items = []
+    for i, a in enumerate(array(v, "sbiActiviteiten", "sbiActiviteiten")):
+        field = f"sbiActiviteiten[{i}]"
+        if not isinstance(a, dict):
+            raise FieldError(f"{field}: expected an object, found {type_name(a)}")
+        code = a.get("sbiCode")
+        if not isinstance(code, str):
+            raise FieldError(f"{field}.sbiCode: expected a string, found {type_name(code)}")
+        omschrijving = text(a.get("sbiOmschrijving"), f"{field}.sbiOmschrijving")
+        items.append((code, omschrijving, a.get("indHoofdactiviteit") == "Ja"))
+    return items

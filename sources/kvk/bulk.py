@@ -17,7 +17,7 @@ from sources.errors import Reject
 from sources.kvk.api import KVK_NUMMER_RE, VESTIGINGSNUMMER_RE
 from sources.kvk.model import Onderneming, Vestiging, ja_nee, kvk_date
 from sources.kvk.sbi import activities
-from sources.tabular import iter_table
+from sources.tabular import iter_table, text_problem
 
 COLUMNS = (
     "kvk_nummer",
@@ -52,6 +52,9 @@ def read_bulk(path: Path) -> Iterator[Onderneming | Vestiging | Reject]:
             yield Reject(file, ref, f"malformed or missing vestigingsnummer {nummer!r} (expected 12 digits)")
             continue
         ref = f"{ref} vestiging {nummer}"
+        if problem := text_problem(row):
+            yield Reject(file, ref, problem)
+            continue
         if not KVK_NUMMER_RE.match(kvk_nummer):
             yield Reject(file, ref, f"malformed or missing kvk_nummer {kvk_nummer!r} (expected 8 digits)")
             continue
