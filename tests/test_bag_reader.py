@@ -402,12 +402,21 @@ def test_verblijfsobject_with_vlak_gets_point_on_surface(tmp_path):
     assert all(r["vlak"] is None for r in others)
 
 
-def test_value_that_is_not_a_date_names_the_file(tmp_path):
+def test_value_that_is_not_a_date_is_one_reject_and_the_rest_loads(tmp_path):
     (tmp_path / "vbo").mkdir()
-    data = inner_xml("VBO").replace(
-        b">2019-11-19</Historie:beginGeldigheid>", b">2019-13-45</Historie:beginGeldigheid>"
+    original = inner_xml("VBO")
+    data = original.replace(
+        b">2019-11-19</Historie:beginGeldigheid>", b">2019-13-45</Historie:beginGeldigheid>", 1
     )
+    assert data != original
     (tmp_path / "vbo" / "0221VBO15092020-000001.xml").write_bytes(data)
-    with pytest.raises(SourceError, match="invalid value") as err:
-        load_into(connect(":memory:"), tmp_path / "vbo", as_of=STAND, processes=1)
-    assert err.value.file == "0221VBO15092020-000001.xml"
+    con = connect(":memory:")
+    con.execute("BEGIN")
+    stats = load_into(con, tmp_path / "vbo", as_of=STAND, processes=1)
+    (reject,) = stats.rejects
+    assert reject.source_file == "0221VBO15092020-000001.xml"
+    assert reject.record_ref.startswith("VBO 0221010000") and " voorkomen " in reject.record_ref
+    assert reject.reason == "begin_geldigheid: not a date YYYY-MM-DD"
+    voorkomens = original.count(b"<sl:stand>")
+    assert stats.voorkomens["VBO"] == voorkomens - 1
+    con.execute("COMMIT")  # the transaction is intact

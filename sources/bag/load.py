@@ -143,18 +143,44 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str
     con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t, _ in columns)})")
 
 
+def _checks(columns: tuple[tuple[str, str, str], ...]) -> list[tuple[str, str]]:
+    """(SQL condition true for a value that does not cast, reason) per cast column."""
+    rules = {
+        "DATE": "not a date YYYY-MM-DD",
+        "TIMESTAMP": "not a timestamp YYYY-MM-DDThh:mm:ss",
+        "INTEGER": "not a whole number",
+    }
+    return [
+        (f"{name} IS NOT NULL AND TRY_CAST({name} AS {sql_type}) IS NULL", f"{name}: {rules[sql_type]}")
+        for name, sql_type, expr in columns
+        if expr.startswith("CAST(")
+    ]
+
+
 def _insert(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: tuple[tuple[str, str, str], ...],
     data: pa.Table,
+    ref: str,
     source: str,
-) -> None:
+) -> list[Reject]:
+    """Append ``data`` to ``table``, casting in SQL; a voorkomen with a value that does not cast is
+    returned as a reject instead (validated before the insert, so one bad value never aborts the
+    load's transaction). ``ref`` formats a reject's record reference from the first two columns."""
+    checks = _checks(columns)
     con.register("_bag_part", data)
     try:
-        con.execute(f"INSERT INTO {table} SELECT {', '.join(e for _, _, e in columns)} FROM _bag_part")
-    except duckdb.Error as exc:
-        raise SourceError(source, f"invalid value: {exc}") from exc
+        bad = " OR ".join(f"({condition})" for condition, _ in checks) or "false"
+        first, second = columns[0][0], columns[1][0]
+        rejects: list[Reject] = []
+        if con.execute(f"SELECT count(*) FROM _bag_part WHERE {bad}").fetchone()[0]:
+            reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
+            rows = con.execute(f"SELECT {first}, {second}, {reason} FROM _bag_part WHERE {bad}").fetchall()
+            rejects = [Reject(source, ref.format(a, b), why) for a, b, why in rows]
+        select = ", ".join(e for _, _, e in columns)
+        con.execute(f"INSERT INTO {table} SELECT {select} FROM _bag_part WHERE NOT ({bad})")
+        return rejects
     finally:
         con.unregister("_bag_part")
 
@@ -292,9 +318,13 @@ def load_into(
     previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
-        return _load(con, Path(source), as_of, processes)
-    finally:
-        con.execute(f"SET memory_limit = '{previous}'")
+        stats = _load(con, Path(source), as_of, processes)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction must not mask the cause
+            con.execute(f"SET memory_limit = '{previous}'")
+        raise
+    con.execute(f"SET memory_limit = '{previous}'")
+    return stats
 
 
 def _load(
@@ -324,10 +354,13 @@ def _load(
                 gemeenten.extend(g for g in header.gemeenten if g not in gemeenten)
             for table in result.tables:
                 if result.kind == "IO":
-                    _insert(con, "bag.in_onderzoek", IN_ONDERZOEK, table, result.name)
+                    ref = "InOnderzoek {} {}"
+                    target, columns = "bag.in_onderzoek", IN_ONDERZOEK
                 else:
                     kind = result.kind or ""
-                    _insert(con, f"bag.history_{TABLES[kind]}", history_columns(kind), table, result.name)
+                    ref = kind + " {} voorkomen {}"
+                    target, columns = f"bag.history_{TABLES[kind]}", history_columns(kind)
+                rejects.extend(_insert(con, target, columns, table, ref, result.name))
     read_seconds = time.perf_counter() - started
     stand_date = dt.date.fromisoformat(stand) if stand else None
     effective = as_of or stand_date

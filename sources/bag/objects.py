@@ -18,6 +18,7 @@ import struct
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from sources.errors import Reject
@@ -79,6 +80,11 @@ _GEOM_TOKEN = re.compile(rb"<(?:[\w.-]+:)?(Point|Polygon|exterior|interior|posLi
 _SRS_DIM = re.compile(rb'srsDimension="(\d)"')
 _REF = re.compile(rb"Ref\b[^>]*>\s*([^<\s]+)\s*<")
 _ENTITY = re.compile(rb"&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);")
+# An '&' that does not start one of the references above: an unresolved entity (``&xxe;``).
+_UNRESOLVED = re.compile(rb"&(?!(?:#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);)")
+# Control characters (XML 1.0 forbids them; tab and newline only occur between elements), checked
+# on the string columns of a batch (RE2, vectorised) rather than on every byte of every block.
+CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"
 _NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 
 IO_TYPES = {
@@ -102,12 +108,26 @@ class GeometryError(ValueError):
 
 
 def _unescape_entity(m: re.Match[bytes]) -> bytes:
+    """The UTF-8 of a reference; ValueError for one to a character XML text cannot hold
+    (a control character, a surrogate, beyond U+10FFFF)."""
     name = m.group(1)
-    if name.startswith(b"#x"):
-        return chr(int(name[2:], 16)).encode()
-    if name.startswith(b"#"):
-        return chr(int(name[1:])).encode()
-    return _NAMED[name]
+    if not name.startswith(b"#"):
+        return _NAMED[name]
+    code = int(name[2:], 16) if name.startswith(b"#x") else int(name[1:])
+    if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF) or code > 0x10FFFF:
+        raise ValueError("character reference to a character XML text cannot hold")
+    return chr(code).encode()
+
+
+def text_problem(block: bytes) -> str | None:
+    """Why the references in a block do not resolve to plain text, or None."""
+    if _UNRESOLVED.search(block):
+        return "implausible text: unresolved entity reference"
+    try:
+        _ENTITY.sub(_unescape_entity, block)
+    except ValueError as exc:
+        return f"implausible text: {exc}"
+    return None
 
 
 def leaves(block: bytes) -> list[tuple[bytes, bytes]]:
@@ -140,10 +160,21 @@ def _coords(text: bytes, dim: int) -> np.ndarray:
         values = np.array(text.split(), dtype=np.float64)
     except ValueError as exc:
         raise GeometryError(f"coordinates are not numbers: {exc}") from None
+    if not np.isfinite(values).all():
+        raise GeometryError("coordinates are not finite numbers")
     if values.size == 0 or values.size % dim:
         raise GeometryError(f"{values.size} coordinate values do not form {dim}-D positions")
     pts = values.reshape(-1, dim)
     return np.ascontiguousarray(pts[:, :2]) if dim > 2 else pts
+
+
+def _ring(ring: np.ndarray) -> np.ndarray:
+    """A linear ring: at least 4 positions, the last equal to the first."""
+    if len(ring) < 4:
+        raise GeometryError(f"a ring needs at least 4 positions, found {len(ring)}")
+    if (ring[0] != ring[-1]).any():
+        raise GeometryError("a ring is not closed (its last position differs from its first)")
+    return ring
 
 
 def geometry_wkb(geom: bytes) -> tuple[bytes, tuple[float, float] | None]:
@@ -163,10 +194,7 @@ def geometry_wkb(geom: bytes) -> tuple[bytes, tuple[float, float] | None]:
         elif tag == b"posList":
             if not polygons:
                 raise GeometryError("gml:posList outside a gml:Polygon")
-            ring = _coords(text, dim)
-            if len(ring) < 4:
-                raise GeometryError(f"a ring needs at least 4 positions, found {len(ring)}")
-            polygons[-1].append(ring)
+            polygons[-1].append(_ring(_coords(text, dim)))
     if point is not None and not polygons:
         return _POINT_WKB + struct.pack("<dd", *point), point
     if not polygons or any(not p for p in polygons):
@@ -225,6 +253,9 @@ class ObjectBatch:
         """Add one ``stand`` block (comments already removed by the scanner)."""
         found = _LEAF.findall(block)
         if b"&" in block:
+            if problem := text_problem(block):
+                self._reject({k: v for v, k in found}, problem)
+                return
             found = [(_ENTITY.sub(_unescape_entity, v), k) for v, k in found]
         d = {k: v for v, k in found}
         ident = d.get(b"identificatie", b"")
@@ -298,12 +329,12 @@ def _geometry(block: bytes, d: dict[bytes, bytes]) -> tuple[bytes, tuple[float, 
                 x, y = float(values[0]), float(values[1])
             except ValueError:
                 raise GeometryError("coordinates are not numbers") from None
+            if not (np.isfinite(x) and np.isfinite(y)):
+                raise GeometryError("coordinates are not finite numbers")
             return _POINT_WKB + struct.pack("<dd", x, y), (x, y)
     elif block.count(b"posList") == 2 and block.count(b"Polygon") == 2 and b"interior" not in block:
         m = _SRS_DIM.search(block)
-        ring = _coords(d.get(b"posList", b""), int(m.group(1)) if m else 2)
-        if len(ring) < 4:
-            raise GeometryError(f"a ring needs at least 4 positions, found {len(ring)}")
+        ring = _ring(_coords(d.get(b"posList", b""), int(m.group(1)) if m else 2))
         return _POLYGON_WKB + struct.pack("<I", len(ring)) + ring.tobytes(), None
     geom = section(block, b"geometrie")
     if geom is None:
@@ -370,6 +401,9 @@ class InOnderzoekBatch:
         return len(self.columns["object_id"])
 
     def add(self, block: bytes) -> None:
+        if b"&" in block and (problem := text_problem(block)):
+            self.rejects.append(Reject(self.source_file, "kenmerkInOnderzoek", problem))
+            return
         found = leaves(block)
         d = dict(found)
         typed = [(IO_TYPES[k], v.strip()) for k, v in found if k in IO_TYPES]
@@ -395,3 +429,30 @@ class InOnderzoekBatch:
 
     def to_arrow(self) -> pa.Table:
         return pa.table({c: _strings(v) for c, v in self.columns.items()})
+
+
+def without_control_characters(table: pa.Table, kind: str, source_file: str) -> tuple[pa.Table, list[Reject]]:
+    """``table`` (of object type ``kind`` or ``IO``) without the rows whose text holds a control
+    character, and a reject per such row."""
+    bad = None
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_list(column.type):
+            if not pc.any(pc.match_substring_regex(pc.list_flatten(column), CONTROL)).as_py():
+                continue
+            mask = pa.array(
+                [any(re.search(CONTROL, v) for v in values or []) for values in column.to_pylist()]
+            )
+        elif pa.types.is_string(column.type):
+            mask = pc.fill_null(pc.match_substring_regex(column, CONTROL), False)
+        else:
+            continue
+        bad = mask if bad is None else pc.or_(bad, mask)
+    if bad is None or not pc.any(bad).as_py():
+        return table, []
+    first, second = table.column_names[:2]
+    rows = table.filter(bad).select([first, second]).to_pylist()
+    ref = "InOnderzoek {} {}" if kind == "IO" else kind + " {} voorkomen {}"
+    reason = "implausible text: control character"
+    rejects = [Reject(source_file, ref.format(r[first], r[second]), reason) for r in rows]
+    return table.filter(pc.invert(bad)), rejects

@@ -20,8 +20,8 @@ from itertools import islice
 import pyarrow as pa
 
 from sources.bag.delivery import Part
-from sources.bag.objects import OBJECT_TYPES, InOnderzoekBatch, ObjectBatch
-from sources.bag.scanner import Header, StandScanner
+from sources.bag.objects import OBJECT_TYPES, InOnderzoekBatch, ObjectBatch, without_control_characters
+from sources.bag.scanner import MAX_RECORD_BYTES, Header, StandScanner
 from sources.errors import Reject, SourceError
 
 BATCH_ROWS = 50_000
@@ -50,7 +50,7 @@ def parse_part(part: Part) -> PartResult:
                 stream = stack.enter_context(zf.open(part.member))
             except (zipfile.BadZipFile, OSError, KeyError) as exc:
                 raise SourceError(part.name, f"cannot open: {exc}") from exc
-        scanner = StandScanner(part.name, stream)
+        scanner = StandScanner(part.name, stream, limit=part.size or None)
         result = PartResult(part.name, None)
         batch: ObjectBatch | InOnderzoekBatch | None = None
         for blocks in scanner:
@@ -65,6 +65,12 @@ def parse_part(part: Part) -> PartResult:
                 batch = _new_batch(part, scanner.header, blocks[0])
         if batch is not None:
             _flush(result, batch)
+        result.rejects.extend(
+            Reject(
+                part.name, ref, f"record of {size:,} bytes, more than {MAX_RECORD_BYTES:,} (limit per record)"
+            )
+            for ref, size in scanner.oversized
+        )
         result.bytes = scanner.bytes_read
         result.header = scanner.header
         return result
@@ -85,9 +91,13 @@ def _flush(result: PartResult, batch: ObjectBatch | InOnderzoekBatch) -> None:
     result.rejects.extend(batch.rejects)
     if len(batch):
         try:
-            result.tables.append(batch.to_arrow())
+            table = batch.to_arrow()
         except pa.ArrowInvalid as exc:
             raise SourceError(result.name, f"text is not valid UTF-8 ({exc})") from exc
+        table, rejects = without_control_characters(table, result.kind or "IO", result.name)
+        result.rejects.extend(rejects)
+        if table.num_rows:
+            result.tables.append(table)
 
 
 def default_processes() -> int:

@@ -15,7 +15,13 @@ naming the file, the object and the reason when the input is not an intact deelb
 * the document must end with the closing root tag (catches truncated files);
 * every block must balance its tags: ``count('<') == 2 * count('</') + count('/>')`` after
   comments are removed (catches cut-off or broken tags inside a block);
-* a document must contain the LVBAG ``standlevering-generiek`` namespace (catches non-LVBAG XML).
+* a document must contain the LVBAG ``standlevering-generiek`` namespace (catches non-LVBAG XML;
+  a ``mutatielevering-generiek`` document is named as a mutation delivery, not supported yet).
+
+Bounds: a ``stand`` block (one record) longer than :data:`MAX_RECORD_BYTES` is not kept in memory:
+the scanner skips to its end tag and lists it in :attr:`StandScanner.oversized` (the reader turns
+it into a reject), so the buffer never holds more than that plus one chunk, whatever the input. A
+part never yields more bytes than ``limit`` (its declared inflated size).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ import numpy as np
 from sources.errors import SourceError
 
 STANDLEVERING_NS = b"http://www.kadaster.nl/schemas/standlevering-generiek/1.0"
+MUTATIELEVERING_NS = b"http://www.kadaster.nl/schemas/mutatielevering-generiek/1.0"
 CHUNK_SIZE = 8 << 20
+MAX_RECORD_BYTES = 1 << 20  # one voorkomen in the real extract is a few kB; a pand polygon < 100 kB
 
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([\w.-]+)[\"']")
 _ROOT = re.compile(rb"<([\w.-]+:)?(bagStand)\b")
@@ -99,12 +107,14 @@ class StandScanner:
     without blocks). ``bytes_read`` counts the uncompressed XML bytes.
     """
 
-    def __init__(self, name: str, stream: BinaryIO, chunk_size: int = CHUNK_SIZE):
+    def __init__(self, name: str, stream: BinaryIO, chunk_size: int = CHUNK_SIZE, limit: int | None = None):
         self.name = name
         self.stream = stream
         self.chunk_size = chunk_size
+        self.limit = limit
         self.bytes_read = 0
         self.header: Header | None = None
+        self.oversized: list[tuple[str, int]] = []  # (object ref, bytes) of skipped records
 
     def _read(self) -> bytes:
         try:
@@ -112,7 +122,32 @@ class StandScanner:
         except (OSError, EOFError, ValueError) as exc:  # zlib errors in a damaged zip member
             raise SourceError(self.name, f"cannot read: {exc}") from exc
         self.bytes_read += len(data)
+        if self.limit is not None and self.bytes_read > self.limit:
+            raise SourceError(
+                self.name, f"inflates to more than its declared size of {self.limit:,} bytes (refused)"
+            )
         return data
+
+    def _skip_record(self, buf: bytes, close_tag: bytes) -> bytes:
+        """Skip an over-long record (``buf`` starts inside it) up to its end tag; the rest after it."""
+        ref = object_ref(buf[: 1 << 16])
+        size = len(buf)
+        tail = buf[-len(close_tag) :]
+        while True:
+            more = self._read()
+            if not more:
+                raise SourceError(
+                    self.name, "truncated XML: the last object is not closed", f"{ref} (over-long record)"
+                )
+            window = tail + more
+            end = window.find(close_tag)
+            if end >= 0:
+                end += len(close_tag)
+                size += end - len(tail)
+                self.oversized.append((ref, size))
+                return window[end:]
+            size += len(more)
+            tail = window[-len(close_tag) :]
 
     def _parse_header(self, buf: bytes) -> tuple[bytes, bytes, bytes]:
         """Return (open tag, close tag, root close tag) after checking the document start."""
@@ -128,6 +163,12 @@ class StandScanner:
             )
         root = _ROOT.search(buf)
         prefix = _PREFIX.search(buf)
+        if root is None and MUTATIELEVERING_NS in buf:
+            raise SourceError(
+                self.name,
+                "this is an LVBAG mutation deelbestand (mutatielevering): mutation deliveries are not "
+                "supported yet; deliver a stand extract",
+            )
         if root is None or prefix is None:
             raise SourceError(
                 self.name, "not an LVBAG stand deelbestand (no bagStand root / standlevering namespace)"
@@ -158,6 +199,9 @@ class StandScanner:
         eof = False
         while True:
             cut = buf.rfind(close_tag)
+            if cut < 0 and len(buf) > MAX_RECORD_BYTES:
+                buf = self._skip_record(buf, close_tag)
+                continue
             if cut >= 0:
                 cut += len(close_tag)
                 text = buf[:cut]
@@ -175,6 +219,8 @@ class StandScanner:
                 if not well_formed or len(blocks) != text.count(close_tag):
                     self._locate_error(blocks, open_tag, close_tag, offset)
                 offset += cut
+                if len(text) > MAX_RECORD_BYTES:
+                    blocks = self._drop_oversized(blocks)
                 if blocks:
                     yield blocks
             if eof:
@@ -197,6 +243,15 @@ class StandScanner:
                 "truncated XML: the document does not end with its root element",
                 f"after byte {offset}",
             )
+
+    def _drop_oversized(self, blocks: list[bytes]) -> list[bytes]:
+        kept = []
+        for block in blocks:
+            if len(block) > MAX_RECORD_BYTES:
+                self.oversized.append((object_ref(block[: 1 << 16]), len(block)))
+            else:
+                kept.append(block)
+        return kept
 
     def _locate_error(self, blocks: list[bytes], open_tag: bytes, close_tag: bytes, offset: int) -> None:
         """Raise for the first block that is not closed or has unbalanced tags."""
