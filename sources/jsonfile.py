@@ -8,9 +8,18 @@ from typing import Any
 
 from sources.errors import SourceError
 
+# A JSON file is parsed whole (a response body has no records to stream), so its size is bounded:
+# a KvK response is a few kB, a Haal Centraal response ~3 kB per person; split larger deliveries.
+MAX_JSON_BYTES = 256 << 20
+
 
 def load_json(path: Path) -> Any:
     """The parsed file (UTF-8, a BOM allowed); a :class:`SourceError` naming what is wrong."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise SourceError(
+            path.name, f"{size:,} bytes: larger than the {MAX_JSON_BYTES:,} a JSON delivery file may be"
+        )
     try:
         return json.loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -11,12 +11,19 @@ Accepted shapes (national and municipal extracts share the layout):
 Inner zips are copied to a scratch folder so that worker processes can open them directly (a zip
 inside a zip cannot be seeked without inflating it again). ``Inactief``, ``NietBag`` and
 ``GEM-WPL-RELATIE`` are not loaded: they are listed in :attr:`Delivery.skipped`.
+
+Bounds (a zip bomb is refused, never extracted): every member's declared inflated size must stay
+under :data:`MAX_MEMBER_BYTES`; the inner zips copied to the scratch folder together may take at
+most :data:`TEMP_DISK_FACTOR` times the delivery's size on disk (plus 64 MB), checked on the
+declared sizes before copying and on the bytes while copying (a member that inflates beyond its
+declared size is refused). XML members are streamed, never copied, and the scanner stops at
+their declared size too. A mutation delivery (``…MUT…`` inner zips) is named as such: not
+supported yet.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +35,11 @@ from sources.errors import SourceError
 _OBJECT_ZIP = re.compile(r"^\d{4}(WPL|OPR|NUM|VBO|PND|LIG|STA)\d{8}\.zip$", re.IGNORECASE)
 _SKIPPED = re.compile(r"(Inactief|NietBag|GEM-WPL-RELATIE|\d{4}(IA|NB)[A-Z]{3}\d{8})", re.IGNORECASE)
 _TYPE_IN_NAME = re.compile(r"^\d{4}(IO)?(WPL|OPR|NUM|VBO|PND|LIG|STA)\d{8}", re.IGNORECASE)
+_MUTATION_ZIP = re.compile(r"^\d{4}MUT\d{8}", re.IGNORECASE)
 LEVERINGSDOCUMENT = "Leveringsdocument-BAG-Extract.xml"
+MAX_MEMBER_BYTES = 16 << 30  # a national deelbestand or object zip is far below this
+TEMP_DISK_FACTOR = 2
+TEMP_DISK_SLACK = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,7 @@ class Delivery:
     stand_technische_datum: str | None = None
     gemeenten: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    temp_budget: int = 0  # bytes the inner zips may still take in the scratch folder
 
     @property
     def xml_bytes(self) -> int:
@@ -86,10 +98,47 @@ def _open_zip(path: Path, name: str) -> zipfile.ZipFile:
         raise SourceError(name, f"not a readable zip file: {exc}") from exc
 
 
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str, budget: int) -> None:
+    """Extract one member to ``target``, never writing more than its declared size or ``budget``."""
+    written = 0
+    try:
+        with zf.open(info) as src, open(target, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > info.file_size or written > budget:
+                    raise SourceError(
+                        name, f"inflates beyond its declared size of {info.file_size:,} bytes (refused)"
+                    )
+                dst.write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise SourceError(name, f"cannot extract: {exc}") from exc
+
+
+def _check_declared(delivery: Delivery, info: zipfile.ZipInfo, name: str, copied: bool) -> None:
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise SourceError(
+            name,
+            f"declares {info.file_size:,} bytes inflated, more than the limit of "
+            f"{MAX_MEMBER_BYTES:,} (refused)",
+        )
+    if copied and info.file_size > delivery.temp_budget:
+        raise SourceError(
+            name,
+            f"declares {info.file_size:,} bytes inflated: extracting it would exceed the temporary disk "
+            f"limit ({TEMP_DISK_FACTOR} x the delivery's size) (refused)",
+        )
+
+
 def _collect_zip(delivery: Delivery, path: Path, name: str, scratch: Path, *, outer: bool) -> None:
     with _open_zip(path, name) as zf:
         members = [i for i in zf.infolist() if not _ignored(i.filename)]
         zips = [i for i in members if i.filename.lower().endswith(".zip")]
+        if any(_MUTATION_ZIP.match(Path(i.filename).name) for i in zips):
+            raise SourceError(
+                name,
+                "this is an LVBAG mutation delivery (mutatie zips): mutation deliveries are not supported "
+                "yet; deliver a stand extract (BAGNLDL / BAGGEM)",
+            )
         if outer and zips:
             found = {m.group(1).upper() for i in zips if (m := _OBJECT_ZIP.match(Path(i.filename).name))}
             missing = [t for t in OBJECT_TYPES if t not in found]
@@ -106,16 +155,17 @@ def _collect_zip(delivery: Delivery, path: Path, name: str, scratch: Path, *, ou
             if _SKIPPED.search(base):
                 delivery.skipped.append(inner_name)
             elif lower == LEVERINGSDOCUMENT.lower():
+                if info.file_size > 1 << 20:
+                    raise SourceError(inner_name, "a Leveringsdocument larger than 1 MB (refused)")
                 _read_leveringsdocument(delivery, inner_name, zf.read(info))
             elif lower.endswith(".zip"):
+                _check_declared(delivery, info, inner_name, copied=True)
                 target = scratch / f"{len(list(scratch.iterdir()))}-{base}"
-                try:
-                    with zf.open(info) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                    raise SourceError(inner_name, f"cannot extract: {exc}") from exc
+                _copy_member(zf, info, target, inner_name, delivery.temp_budget)
+                delivery.temp_budget -= target.stat().st_size
                 _collect_zip(delivery, target, inner_name, scratch, outer=False)
             elif lower.endswith(".xml"):
+                _check_declared(delivery, info, inner_name, copied=False)
                 delivery.parts.append(Part(inner_name, str(path), info.filename, info.file_size))
             else:
                 delivery.skipped.append(inner_name)
@@ -139,6 +189,11 @@ def _collect_file(delivery: Delivery, path: Path, scratch: Path) -> None:
 def find_parts(source: Path, scratch: Path) -> Delivery:
     """All deelbestanden of a delivery at ``source`` (file or folder); inner zips go to ``scratch``."""
     delivery = Delivery(source=source)
+    if source.is_dir():
+        size = sum(p.stat().st_size for p in source.iterdir() if p.is_file())
+    else:
+        size = source.stat().st_size if source.is_file() else 0
+    delivery.temp_budget = TEMP_DISK_FACTOR * size + TEMP_DISK_SLACK
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.is_file() and not _ignored(p.name))
         if not files:
