@@ -55,7 +55,7 @@ def padded_record(folder: Path, size_mb: int) -> Path:
     path = folder / "0221OPR15092020.zip"
     with (
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf,
-        zf.open("0221OPR15092020-000001.xml", "w") as dst,
+        zf.open("0221OPR15092020-000001.xml", "w", force_zip64=True) as dst,
     ):
         dst.write(xml[:cut])
         chunk = b"Riet" * (MB // 4)

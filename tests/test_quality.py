@@ -59,6 +59,10 @@ def test_real_deliveries_pass_every_blocking_rule(real):
     # the RvIG test set's persons live in Rotterdam, not in the Doesburg BAG: reported, not blocking
     address = next(r for r in persoon.results if r.rule.name == "address_in_bag")
     assert address.violations > 0 and not address.passed and not address.rule.blocking
+    # the test set's seven living persons born 1898-1904 were refused at the reader: counted here
+    implausible = next(r for r in persoon.results if r.rule.name == "implausible_rejects")
+    assert implausible.violations == 7 and not implausible.rule.blocking
+    assert all(e.startswith("line ") for e in implausible.examples)
 
 
 def test_planted_violations_are_counted_with_pseudonymised_examples(real, tmp_path):

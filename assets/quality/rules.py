@@ -88,6 +88,18 @@ def _address_in_bag_rule(table: str, key: str, description: str, where: str = "t
     )
 
 
+def _implausible_rule(rejects: str) -> Rule:
+    """Counts the records the reader refused by a plausibility rule (``sources.fields``): reported,
+    not blocking (the records are already kept out; a rise says the source's quality dropped)."""
+    return Rule(
+        "implausible_rejects",
+        f"records refused as implausible at the reader ({rejects}: future dates, ages over 120, "
+        "control characters, entity references, unknown response kinds)",
+        f"SELECT record_ref AS example FROM {rejects} WHERE starts_with(reason, 'implausible')",
+        blocking=False,
+    )
+
+
 def _id_rule(table: str, column: str, pattern: str, *, nullable: bool = False, blocking: bool = True) -> Rule:
     null = f"{column} IS NULL OR " if not nullable else ""
     return Rule(
@@ -175,8 +187,9 @@ SUITES: tuple[Suite, ...] = (
         (
             _id_rule("bag.openbare_ruimte", "openbare_ruimte_id", BAG_ID["openbare_ruimte"]),
             _exists_rule("bag.openbare_ruimte", "woonplaats_id", "bag.woonplaats", "woonplaats_id"),
+            _implausible_rule("rejects.bag"),
         ),
-        ("bag.woonplaats",),
+        ("bag.woonplaats", "rejects.bag"),
     ),
     Suite(
         "bag.nummeraanduiding",
@@ -255,6 +268,7 @@ SUITES: tuple[Suite, ...] = (
             ),
             bsn_leak_rule("no_bsn", "brp.persoon", ("persoon_id",)),
             bsn_leak_rule("no_bsn_in_rejects", "rejects.brp", ("record_ref", "reason")),
+            _implausible_rule("rejects.brp"),
             _id_rule(
                 "brp.persoon",
                 "verblijfsobject_id",
@@ -340,8 +354,9 @@ SUITES: tuple[Suite, ...] = (
                 "an active vestiging was matched to BAG (else: the address_not_in_bag flag)",
                 "t.datum_einde IS NULL",
             ),
+            _implausible_rule("rejects.kvk"),
         ),
-        ("bag.nummeraanduiding", "bag.verblijfsobject", "bag.ligplaats", "bag.standplaats"),
+        ("bag.nummeraanduiding", "bag.verblijfsobject", "bag.ligplaats", "bag.standplaats", "rejects.kvk"),
     ),
     Suite(
         "kvk.vestiging_sbi",
@@ -390,7 +405,14 @@ SUITES: tuple[Suite, ...] = (
                 "t.zaak_id",
                 "the case's address was found in BAG (an unmatched case cannot reach a flag)",
             ),
+            _implausible_rule("rejects.handhaving"),
         ),
-        ("bag.nummeraanduiding", "bag.verblijfsobject", "bag.ligplaats", "bag.standplaats"),
+        (
+            "bag.nummeraanduiding",
+            "bag.verblijfsobject",
+            "bag.ligplaats",
+            "bag.standplaats",
+            "rejects.handhaving",
+        ),
     ),
 )
