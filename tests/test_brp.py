@@ -463,3 +463,12 @@ def test_lo3_unknown_bag_ids_are_empty_not_addresses(loaded):
     finally:
         con.close()
     assert zeros == 0
+
+
+def test_no_negative_age_for_a_birth_after_the_peildatum():
+    from sources.brp.model import BrpPerson, PartialDate, leeftijd
+
+    born = dict.fromkeys(BrpPerson.__slots__, None) | {"ref": "x", "bsn": "", "overleden": False}
+    person = BrpPerson(**(born | {"geboortedatum": PartialDate(2023, 1, 1), "adres_in_onderzoek": False}))
+    assert leeftijd(person, dt.date(2020, 9, 15)) == (None, None)
+    assert leeftijd(person, dt.date(2026, 1, 1)) == (3, False)

@@ -92,6 +92,8 @@ def leeftijd(person: BrpPerson, peildatum: dt.date) -> tuple[int | None, bool | 
             return None, None
         return person.leeftijd_geleverd, person.leeftijd_geleverd >= 18
     low, high = rng
+    if high < 0:  # born after a peildatum in the past: the person had no age on that day
+        return None, None
     age = low if low == high else None
     adult = True if low >= 18 else False if high < 18 else None
     return age, adult
