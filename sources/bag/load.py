@@ -301,6 +301,14 @@ def _derive(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS _cur_{table}")
 
 
+def select_current(con: duckdb.DuckDBPyConnection, as_of: dt.date, source: str) -> list[Reject]:
+    """(Re)create the current tables and the derived tables from the history tables on ``as_of``;
+    returns the duplicate current voorkomens as rejects."""
+    rejects = [r for t in OBJECT_TYPES for r in _select_current(con, t, as_of, source)]
+    _derive(con)
+    return rejects
+
+
 def load_into(
     con: duckdb.DuckDBPyConnection,
     source: Path,
@@ -366,9 +374,7 @@ def _load(
     effective = as_of or stand_date
     if effective is None:
         raise SourceError(str(source), "no StandTechnischeDatum in the delivery; pass as_of")
-    for t in OBJECT_TYPES:
-        rejects.extend(_select_current(con, t, effective, source.name))
-    _derive(con)
+    rejects.extend(select_current(con, effective, source.name))
     con.execute("DROP TABLE IF EXISTS bag.levering")
     con.execute(
         "CREATE TABLE bag.levering AS SELECT ?::DATE AS stand_technische_datum, ?::DATE AS as_of, "

@@ -167,8 +167,19 @@ def _common(status: str, v: Voorkomen, docnr: str) -> str:
     )
 
 
+_STAND_OPEN = "        <sl:stand><sl-bag-extract:bagObject>"
+_STAND_CLOSE = "</sl-bag-extract:bagObject></sl:stand>\n"
+
+
 def _wrap(inner: str) -> str:
-    return f"        <sl:stand><sl-bag-extract:bagObject>{inner}</sl-bag-extract:bagObject></sl:stand>\n"
+    return f"{_STAND_OPEN}{inner}{_STAND_CLOSE}"
+
+
+def unwrap(fragment: str) -> str:
+    """The object element (``<Objecten:Pand>…``) of a stand fragment, e.g. for a mutation."""
+    if not (fragment.startswith(_STAND_OPEN) and fragment.endswith(_STAND_CLOSE)):
+        raise ValueError("not a stand fragment of this writer")
+    return fragment[len(_STAND_OPEN) : -len(_STAND_CLOSE)]
 
 
 def woonplaats_xml(wpl_id: str, naam: str, rings: list[list[tuple[float, float]]], v: Voorkomen) -> str:

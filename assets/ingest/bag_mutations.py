@@ -1,0 +1,90 @@
+"""Apply LVBAG daily mutation deliveries on top of the loaded BAG stand (see docs/BAG.md).
+
+:func:`apply_bag_mutations` takes one mutation file or a folder of them, reads each
+(``sources.bag.mutations``), sorts them by MutatiedatumVanaf and applies each in its own
+transaction (``sources.bag.apply``): a file that does not fit (a gap, out of order, a ``was`` that
+is not in the loaded BAG) raises ``SourceError`` and leaves the tables as the files before it left
+them. ``rejects.bag`` keeps the stand's record rejects, gets each file's invalid records, and its
+duplicate-current-voorkomen rows are replaced by those of the new day.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from assets.ingest.common import REJECTS_DDL, IngestReport
+from pipelines.warehouse import Warehouse
+from sources.bag.apply import ApplyStats, apply_into
+from sources.bag.mutations import read_mutations
+from sources.errors import Reject, SourceError
+
+DUPLICATE_REASON = "duplicate current voorkomen"
+
+
+def mutation_files(path: Path) -> list[Path]:
+    """The mutation files at ``path``: the file itself, or the ``*.zip``/``*.xml`` in a folder."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".zip", ".xml") and p.is_file())
+        if not files:
+            raise SourceError(str(path), "no mutation files (*.zip, *.xml) in the folder")
+        return [p for p in files if not p.name.startswith(".")]
+    if not path.is_file():
+        raise SourceError(str(path), "no such file or folder")
+    return [path]
+
+
+def _update_rejects(con: duckdb.DuckDBPyConnection, stats: ApplyStats) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS rejects")
+    con.execute(REJECTS_DDL.format(source="bag"))
+    con.execute("DELETE FROM rejects.bag WHERE starts_with(reason, ?)", [DUPLICATE_REASON])
+    rows: list[Reject] = [*stats.rejects, *stats.duplicates]
+    if rows:
+        con.executemany(
+            "INSERT INTO rejects.bag VALUES (?, ?, ?, now()::TIMESTAMP)",
+            [(r.source_file, r.record_ref, r.reason) for r in rows],
+        )
+
+
+def apply_bag_mutations(warehouse: Warehouse, path: Path) -> IngestReport:
+    """Apply the mutation file(s) at ``path`` in date order; one transaction per file.
+
+    ``objects`` in the report counts the current objects per type after the last file;
+    ``extra`` lists the files applied and skipped (already applied) and the mutations by kind.
+    """
+    started = time.perf_counter()
+    deliveries = sorted(
+        (read_mutations(p) for p in mutation_files(Path(path))), key=lambda d: (d.vanaf, d.tot)
+    )
+    applied: list[str] = []
+    skipped: list[str] = []
+    counts = {"toevoeging": 0, "wijziging": 0, "verwijdering": 0}
+    current: dict[str, int] = {}
+    rejects = 0
+    for delivery in deliveries:
+        with warehouse.transaction() as con:
+            stats = apply_into(con, delivery)
+            if stats.applied:
+                _update_rejects(con, stats)
+        if not stats.applied:
+            skipped.append(delivery.name)
+            continue
+        applied.append(delivery.name)
+        current = stats.current
+        rejects += len(stats.rejects)
+        for kind, n in stats.counts.items():
+            counts[kind] += n
+    return IngestReport(
+        objects=current,
+        rejects=rejects,
+        seconds=time.perf_counter() - started,
+        bytes=sum(d.xml_bytes for d in deliveries),
+        extra={
+            "applied": ",".join(applied),
+            "skipped_already_applied": ",".join(skipped),
+            "as_of": str(deliveries[-1].tot) if applied else "",
+            **counts,
+        },
+    )
