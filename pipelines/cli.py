@@ -4,7 +4,7 @@ Stable contract (scripts and operators depend on it):
 
 * ``knooppunt generate --out DIR --addresses N --seed S``
 * ``knooppunt run [--data DIR] [--warehouse DIR]``
-* ``knooppunt ingest {bag,brp,kvk,enforcement} PATH [--warehouse DIR] [--json]``
+* ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json]``
 
 plus the sub-commands mounted from their own modules (audit, privacy, flags, serve, lookup).
 """
@@ -88,6 +88,7 @@ def run(
 
 class Source(StrEnum):
     bag = "bag"
+    bag_mutaties = "bag-mutaties"  # LVBAG daily mutations on top of the loaded stand
     brp = "brp"
     kvk = "kvk"
     enforcement = "enforcement"

@@ -20,6 +20,10 @@ def ingest_delivery(source: str, path: Path, warehouse: Warehouse) -> IngestRepo
         from assets.ingest.bag import load_bag
 
         return load_bag(warehouse, path)
+    if source == "bag-mutaties":
+        from assets.ingest.bag_mutations import apply_bag_mutations
+
+        return apply_bag_mutations(warehouse, path)
     files = delivery_files(path, PATTERNS[source])
     if source == "brp":
         from assets.ingest.brp import load_brp

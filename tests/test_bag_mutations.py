@@ -4,15 +4,18 @@ mutations of days 0 … n-1 gives the same tables as the stand of day n."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from typer.testing import CliRunner
 
 from assets.ingest.bag import BAG_TABLES, load_bag
 from assets.ingest.bag_mutations import apply_bag_mutations
+from pipelines.cli import app
 from pipelines.warehouse import Warehouse
 from sources.bag.mutations import read_mutations
 from sources.errors import SourceError
@@ -254,3 +257,16 @@ def test_a_stand_deelbestand_is_not_a_mutation_file(tmp_path, files) -> None:
 def test_mutations_need_a_loaded_stand(tmp_path, files) -> None:
     with pytest.raises(SourceError, match="no BAG stand loaded"):
         apply_bag_mutations(Warehouse(tmp_path / "wh"), files["mutations"][0])
+
+
+def test_knooppunt_ingest_bag_mutaties(tmp_path, files) -> None:
+    warehouse = tmp_path / "wh"
+    load_bag(Warehouse(warehouse), files["stand"][0], processes=1)
+    runner = CliRunner()
+    args = ["ingest", "bag-mutaties", str(files["mutations"][0]), "--warehouse", str(warehouse), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["as_of"] == _day(1).isoformat()
+    gap = runner.invoke(app, [*args[:2], str(files["mutations"][5]), *args[3:]])
+    assert gap.exit_code == 1
+    assert f"expected MutatiedatumVanaf {_day(1)}" in gap.output
