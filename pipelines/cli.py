@@ -5,6 +5,7 @@ Stable contract (scripts and operators depend on it):
 * ``knooppunt generate --out DIR --addresses N --seed S``
 * ``knooppunt run [--data DIR] [--warehouse DIR]``
 * ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json]``
+* ``knooppunt fetch [--url URL [--sha256 HEX | --checksum-url URL]] [--mutaties FOLDER_OR_URL] [--data DIR]``
 
 plus the sub-commands mounted from their own modules (audit, privacy, flags, serve, lookup).
 """
@@ -122,6 +123,51 @@ def ingest(
         table.add_row(name, f"{count:,}")
     Console().print(table)
     Console().print(f"rejects: {report.rejects:,}  seconds: {report.seconds:.2f}  bytes: {report.bytes:,}")
+
+
+@app.command()
+def fetch(
+    url: Annotated[
+        str | None, typer.Option(help="URL of the BAG extract (default: KNOOPPUNT_BAG_URL)")
+    ] = None,
+    sha256: Annotated[str | None, typer.Option(help="Expected sha256 of the extract")] = None,
+    checksum_url: Annotated[str | None, typer.Option(help="URL of a sha256sum file for the extract")] = None,
+    mutaties: Annotated[
+        str | None, typer.Option(help="Folder or URL of mutation files (default: KNOOPPUNT_BAG_MUTATIES)")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Landing folder (default: the delivery folder)")] = None,
+) -> None:
+    """Download the BAG extract into <data>/bag/ and mutation files into <data>/bag-mutaties/."""
+    from pipelines.fetch import FetchError, download, fetch_configured, fetch_mutations
+
+    landing = data or current().data_dir
+    shown = {"step": -1}
+
+    def progress(done: int, total: int | None) -> None:
+        step = done * 10 // total if total else done >> 28
+        if step != shown["step"]:
+            shown["step"] = step
+            console.print(f"  {done / 1e6:,.1f} MB" + (f" of {total / 1e6:,.1f} MB" if total else ""))
+
+    try:
+        results = []
+        if url:
+            results.append(
+                download(url, landing / "bag", sha256=sha256, checksum_url=checksum_url, progress=progress)
+            )
+        if mutaties:
+            results += fetch_mutations(mutaties, landing / "bag-mutaties", progress=progress)
+        if not (url or mutaties):
+            results = fetch_configured(landing, progress=progress)
+    except FetchError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if not results:
+        console.print(
+            "nothing to fetch: set KNOOPPUNT_BAG_URL / KNOOPPUNT_BAG_MUTATIES or pass --url / --mutaties"
+        )
+    for r in results:
+        console.print(f"{r.status}: {r.path} ({r.size:,} bytes, sha256 {r.sha256})")
 
 
 # Sub-commands that live next to their concern.
