@@ -37,13 +37,20 @@ DESCRIPTIONS = {
 
 
 def load_bag(
-    warehouse: Warehouse, path: Path, *, as_of: dt.date | None = None, processes: int | None = None
+    warehouse: Warehouse,
+    path: Path,
+    *,
+    as_of: dt.date | None = None,
+    processes: int | None = None,
+    gemeenten: list[str] | None = None,
 ) -> IngestReport:
     """Replace the ``bag`` tables and ``rejects.bag`` with the LVBAG delivery at ``path``.
 
     ``path`` is the extract zip (zip of zips), a single object-type zip, an XML deelbestand or a
     folder of those. ``as_of`` selects the current voorkomens on another date than the extract's
-    StandTechnischeDatum. ``objects`` in the report counts the CURRENT objects per type
+    StandTechnischeDatum. ``gemeenten`` keeps only those gemeenten (by the delivery's
+    GEM-WPL-RELATIE), e.g. a municipality's own area from the national extract. ``objects`` in
+    the report counts the CURRENT objects per type
     (``WPL`` ... ``STA``); ``bytes`` is the uncompressed XML read.
     """
     started = time.perf_counter()
@@ -51,7 +58,7 @@ def load_bag(
     if not path.exists():
         raise SourceError(str(path), "no such file or folder")
     with warehouse.transaction() as con:
-        stats = load_into(con, path, as_of=as_of, processes=processes)
+        stats = load_into(con, path, as_of=as_of, processes=processes, gemeenten=gemeenten)
         n_rejects = replace_rejects(con, "bag", stats.rejects)
     seconds = time.perf_counter() - started
     return IngestReport(

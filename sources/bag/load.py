@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from sources.bag.delivery import find_parts
+from sources.bag.gemeenten import keep_gemeenten, read_relatie, woonplaatsen
 from sources.bag.objects import ID_COLUMNS, OBJECT_TYPES, TABLES
 from sources.bag.reader import read_delivery
 from sources.errors import Reject, SourceError
@@ -315,8 +316,12 @@ def load_into(
     *,
     as_of: dt.date | None = None,
     processes: int | None = None,
+    gemeenten: list[str] | None = None,
 ) -> LoadStats:
     """Read the delivery at ``source`` and (re)create every ``bag`` table on ``con``.
+
+    ``gemeenten`` (gemeentecodes) keeps only their objects, by the delivery's woonplaats–gemeente
+    relation (:mod:`sources.bag.gemeenten`): a municipality's own area from the national extract.
 
     Raises :class:`SourceError` for an unreadable delivery; the caller's transaction then rolls
     back. Invalid records are returned as rejects (the caller writes ``rejects.bag``).
@@ -326,7 +331,7 @@ def load_into(
     previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
-        stats = _load(con, Path(source), as_of, processes)
+        stats = _load(con, Path(source), as_of, processes, gemeenten)
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction must not mask the cause
             con.execute(f"SET memory_limit = '{previous}'")
@@ -336,7 +341,11 @@ def load_into(
 
 
 def _load(
-    con: duckdb.DuckDBPyConnection, source: Path, as_of: dt.date | None, processes: int | None
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    as_of: dt.date | None,
+    processes: int | None,
+    selection: list[str] | None,
 ) -> LoadStats:
     con.execute("CREATE SCHEMA IF NOT EXISTS bag")
     for t in OBJECT_TYPES:
@@ -374,6 +383,9 @@ def _load(
     effective = as_of or stand_date
     if effective is None:
         raise SourceError(str(source), "no StandTechnischeDatum in the delivery; pass as_of")
+    if selection:
+        keep_gemeenten(con, woonplaatsen(read_relatie(source), selection, effective))
+        gemeenten = list(selection)
     rejects.extend(select_current(con, effective, source.name))
     con.execute("DROP TABLE IF EXISTS bag.levering")
     con.execute(

@@ -243,6 +243,10 @@ class MutationSeries:
                 later = begin + timedelta(days=rng.randint(30, 900))
                 if later < self.start:
                     self._next_version(vbo, later, oppervlakte=vbo.attrs["oppervlakte"] + 10)
+        for _ in range(2):  # panden without an address (sheds): in no verblijfsobject
+            x, y = self._plot()
+            shed = {"ring": _square(x, y, 6), "bouwjaar": 1990, "status": "Pand in gebruik"}
+            self._new("PND", shed, date(1991, 5, 6))
         for object_type in ("LIG", "STA"):
             begin = date(2015, 3, 2)
             num = self._address(begin, "Ligplaats" if object_type == "LIG" else "Standplaats")
@@ -369,20 +373,17 @@ class MutationSeries:
 
     def write_stand(self, folder: Path, day: date) -> Path:
         """The stand extract with StandTechnischeDatum ``day`` (everything registered before it)."""
+        path = folder / f"BAGGEM{self.gemeentecode}L-{day.strftime('%d%m%Y')}.zip"
+        return write_stand(path, day, [self], self.gemeentecode, self.gemeentenaam)
+
+    def add_to(self, writer: BagExtractWriter, day: date) -> None:
+        """Write every voorkomen known on ``day`` to a stand extract."""
         if day > self.today:
             raise ValueError(f"the series is simulated up to {self.today}; advance() first")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"BAGGEM{self.gemeentecode}L-{day.strftime('%d%m%Y')}.zip"
-        writer = BagExtractWriter(
-            path, folder / f".stage-{day.isoformat()}", self.gemeentecode, self.gemeentenaam, day
-        )
         for obj in self.objects:
             for version in obj.versions:
                 if version.known(day):
                     writer.add(obj.object_type, version.fragment(day))
-        writer.close()
-        writer.work_dir.rmdir()
-        return path
 
     def mutation_xml(self, day: date) -> str:
         """The mutation deelbestand of ``day``: its changes in the order they were registered."""
@@ -416,3 +417,63 @@ class MutationSeries:
             zf.writestr(zip_info(f"9999MUT{period}.zip", tot, zipfile.ZIP_STORED), inner.read_bytes())
         inner.unlink()
         return path
+
+
+_GWR = """<?xml version="1.0" encoding="UTF-8"?>
+<gwr-bestand:BAG-GWR-Deelbestand-LVC \
+xmlns:gwr-bestand="www.kadaster.nl/schemas/lvbag/gem-wpl-rel/gwr-deelbestand-lvc/v20200601" \
+xmlns:selecties-extract="http://www.kadaster.nl/schemas/lvbag/extract-selecties/v20200601" \
+xmlns:bagtypes="www.kadaster.nl/schemas/lvbag/gem-wpl-rel/bag-types/v20200601" \
+xmlns:gwr-product="www.kadaster.nl/schemas/lvbag/gem-wpl-rel/gwr-producten-lvc/v20200601">
+  <gwr-bestand:SelectieGegevens>
+    <selecties-extract:StandTechnischeDatum>{stand}</selecties-extract:StandTechnischeDatum>
+  </gwr-bestand:SelectieGegevens>
+  <gwr-bestand:Product>
+    <gwr-product:GemeenteWoonplaatsRelatieProduct>{relaties}</gwr-product:GemeenteWoonplaatsRelatieProduct>
+  </gwr-bestand:Product>
+</gwr-bestand:BAG-GWR-Deelbestand-LVC>
+"""
+
+
+def gem_wpl_relatie_xml(day: date, relaties: list[tuple[str, str, date]]) -> str:
+    """Kadaster's woonplaats–gemeente relation file for (woonplaats, gemeente, since) triples."""
+    return _GWR.format(
+        stand=day.isoformat(),
+        relaties="".join(
+            "<gwr-product:GemeenteWoonplaatsRelatie><gwr-product:tijdvakgeldigheid>"
+            f"<bagtypes:begindatumTijdvakGeldigheid>{since.isoformat()}</bagtypes:begindatumTijdvakGeldigheid>"
+            "</gwr-product:tijdvakgeldigheid><gwr-product:gerelateerdeWoonplaats>"
+            f"<gwr-product:identificatie>{wpl}</gwr-product:identificatie></gwr-product:gerelateerdeWoonplaats>"
+            f"<gwr-product:gerelateerdeGemeente><gwr-product:identificatie>{gem}</gwr-product:identificatie>"
+            "</gwr-product:gerelateerdeGemeente><gwr-product:status>definitief</gwr-product:status>"
+            "</gwr-product:GemeenteWoonplaatsRelatie>"
+            for wpl, gem, since in relaties
+        ),
+    )
+
+
+def write_stand(
+    path: Path,
+    day: date,
+    series: list[MutationSeries],
+    gemeentecode: str = "9999",
+    gemeentenaam: str = "Nederland",
+) -> Path:
+    """A stand extract of one or more series (several: a national-layout extract) on ``day``,
+    with its ``GEM-WPL-RELATIE`` file, packaged as Kadaster does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stage = path.parent / f".stage-{path.stem}"
+    writer = BagExtractWriter(path, stage, gemeentecode, gemeentenaam, day)
+    for s in series:
+        s.add_to(writer, day)
+    writer.close()
+    stage.rmdir()
+    stamp = day.strftime("%d%m%Y")
+    relation = gem_wpl_relatie_xml(day, [(s.woonplaats_id, s.gemeentecode, date(2010, 1, 4)) for s in series])
+    inner = path.parent / f".GEM-WPL-RELATIE-{stamp}.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr(zip_info(f"GEM-WPL-RELATIE-{stamp}-000001.xml", day), relation)
+    with zipfile.ZipFile(path, "a") as outer:
+        outer.writestr(zip_info(f"GEM-WPL-RELATIE-{stamp}.zip", day, zipfile.ZIP_STORED), inner.read_bytes())
+    inner.unlink()
+    return path
