@@ -19,9 +19,11 @@ from pipelines.cli import app
 from pipelines.warehouse import Warehouse
 from sources.bag.mutations import read_mutations
 from sources.errors import SourceError
-from sources.synthetic.bag_mutations import MutationSeries
+from sources.synthetic.bag_mutations import Mutatie, MutationSeries, mutation_xml
 
-XSD = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "bag" / "lvbag-xsd" / "lvbag"
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+XSD = FIXTURES / "bag" / "lvbag-xsd" / "lvbag"
+EXTRACT = FIXTURES / "bag" / "BAGNLDL-15092020-small.zip"
 DAYS = 30
 START = dt.date(2026, 11, 1)
 
@@ -270,3 +272,84 @@ def test_knooppunt_ingest_bag_mutaties(tmp_path, files) -> None:
     gap = runner.invoke(app, [*args[:2], str(files["mutations"][5]), *args[3:]])
     assert gap.exit_code == 1
     assert f"expected MutatiedatumVanaf {_day(1)}" in gap.output
+
+
+def _open_kenmerk() -> str:
+    """A real open kenmerkInOnderzoek element (no eindRegistratie) from the Doesburg extract."""
+    with (
+        zipfile.ZipFile(EXTRACT) as outer,
+        zipfile.ZipFile(outer.open("9999InOnderzoek15092020.zip")) as io_zip,
+        zipfile.ZipFile(io_zip.open("0221IOVBO15092020.zip")) as inner,
+    ):
+        text = inner.read(inner.namelist()[0]).decode()
+    blocks = re.findall(r"<sl-bag-extract:kenmerkInOnderzoek>(.*?)</sl-bag-extract:kenmerkInOnderzoek>", text)
+    return next(b for b in blocks if "eindRegistratie" not in b and "tijdstipRegistratieLV" in b)
+
+
+def test_kenmerk_in_onderzoek_mutations(tmp_path) -> None:
+    was = _open_kenmerk()
+    closed = (
+        was.replace(
+            "</Historie:tijdstipRegistratie>",
+            "</Historie:tijdstipRegistratie><Historie:eindRegistratie>2020-09-15T10:00:00.000</Historie:eindRegistratie>",
+        )
+        .replace(
+            "</Historie:beginGeldigheid>",
+            "</Historie:beginGeldigheid><Historie:eindGeldigheid>2020-09-15</Historie:eindGeldigheid>",
+        )
+        .replace(
+            "</Historie:tijdstipRegistratieLV>",
+            "</Historie:tijdstipRegistratieLV><Historie:tijdstipEindRegistratieLV>2020-09-15T10:05:00.000</Historie:tijdstipEindRegistratieLV>",
+        )
+    )
+    registered = re.search(r"<Historie:tijdstipRegistratie>([^<]+)<", was).group(1)
+    kenmerk = re.search(r"kenmerk>([^<]+)<", was).group(1)
+    other = "status" if kenmerk == "oppervlakte" else "oppervlakte"
+    flag = re.search(r"inOnderzoek>([JN])<", was).group(1) == "J"
+    new = was.replace(f">{kenmerk}<", f">{other}<").replace(registered, "2020-09-15T10:00:00.000")
+    groups = [
+        [
+            Mutatie("wijziging", "VBO", was=was, wordt=closed, model="kenmerkInOnderzoek"),
+            Mutatie("toevoeging", "VBO", wordt=new, model="kenmerkInOnderzoek"),
+        ]
+    ]
+    xml = mutation_xml("0221", dt.date(2020, 9, 15), dt.date(2020, 9, 16), groups)
+    schema = etree.XMLSchema(
+        etree.parse(
+            str(
+                XSD / "extract-deelbestand-mutaties-lvc/v20200601/BagvsExtractDeelbestandMutatieLvc-2.1.0.xsd"
+            )
+        )
+    )
+    assert schema.validate(etree.fromstring(xml.encode())), schema.error_log.last_error
+    path = tmp_path / "0221MUT15092020-16092020-000001.xml"
+    path.write_text(xml, encoding="utf-8")
+
+    warehouse = Warehouse(tmp_path / "wh")
+    load_bag(warehouse, EXTRACT, processes=1)
+    ident = re.search(r'Verblijfsobject">(\d{16})<', was).group(1)
+    query = (
+        "SELECT kenmerk, in_onderzoek, eind_geldigheid, eind_registratie FROM bag.in_onderzoek "
+        f"WHERE object_id = '{ident}' AND ((kenmerk = '{kenmerk}' AND tijdstip_registratie = '{registered}') "
+        f"OR (kenmerk = '{other}' AND tijdstip_registratie = '2020-09-15 10:00:00')) ORDER BY 1"
+    )
+
+    def rows():
+        con = warehouse.connect(read_only=True)
+        try:
+            return con.execute("SELECT count(*) FROM bag.in_onderzoek").fetchone()[0], con.execute(
+                query
+            ).fetchall()
+        finally:
+            con.close()
+
+    count, before = rows()
+    assert before == [(kenmerk, flag, None, None)]
+    apply_bag_mutations(warehouse, path)
+    after_count, after = rows()
+    assert after_count == count + 1
+    assert sorted(after) == sorted(
+        [(kenmerk, flag, dt.date(2020, 9, 15), dt.datetime(2020, 9, 15, 10, 0)), (other, flag, None, None)]
+    )
+    assert apply_bag_mutations(warehouse, path).extra["applied"] == ""  # the same file: nothing changes
+    assert rows() == (after_count, after)

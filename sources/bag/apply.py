@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from sources.bag.load import history_columns, select_current
+from sources.bag.load import IN_ONDERZOEK, history_columns, select_current
+from sources.bag.mutations import IN_ONDERZOEK as IO
 from sources.bag.mutations import MutationDelivery
 from sources.bag.objects import ID_COLUMNS, OBJECT_TYPES, TABLES
 from sources.errors import Reject, SourceError
@@ -100,8 +101,30 @@ def check_order(state: LoadedState, delivery: MutationDelivery) -> bool:
     return True
 
 
+def _columns(kind: str) -> tuple[tuple[str, str, str], ...]:
+    return IN_ONDERZOEK if kind == IO else history_columns(kind)
+
+
+def _table(kind: str) -> str:
+    return "bag.in_onderzoek" if kind == IO else f"bag.history_{TABLES[kind]}"
+
+
+def _key(kind: str) -> str:
+    """The columns that identify a row: object and voorkomen; for InOnderzoek object, kenmerk and
+    registration time."""
+    if kind == IO:
+        return " AND ".join(
+            f"h.{c} IS NOT DISTINCT FROM m.{c}" for c in ("object_id", "kenmerk", "tijdstip_registratie")
+        )
+    return f"h.{ID_COLUMNS[kind]} = m.{ID_COLUMNS[kind]} AND h.voorkomen_id = m.voorkomen_id"
+
+
+def _ref(kind: str, row: tuple) -> str:
+    return f"InOnderzoek {row[0]} {row[1]}" if kind == IO else f"{kind} {row[0]} voorkomen {row[1]}"
+
+
 def _temp(con: duckdb.DuckDBPyConnection, name: str, object_type: str, data: pa.Table, source: str) -> None:
-    columns = history_columns(object_type)
+    columns = _columns(object_type)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({', '.join(f'{c} {t}' for c, t, _ in columns)})")
     con.register("_bag_mutatie", data)
     try:
@@ -112,53 +135,51 @@ def _temp(con: duckdb.DuckDBPyConnection, name: str, object_type: str, data: pa.
         con.unregister("_bag_mutatie")
 
 
-_KEY = "h.{ident} = m.{ident} AND h.voorkomen_id = m.voorkomen_id"
-
-
 def _equal(column: str, sql_type: str) -> str:
     if sql_type == "GEOMETRY":
         return f"ST_AsWKB(h.{column}) IS NOT DISTINCT FROM ST_AsWKB(m.{column})"
     return f"h.{column} IS NOT DISTINCT FROM m.{column}"
 
 
-def _remove_was(con: duckdb.DuckDBPyConnection, object_type: str, delivery: MutationDelivery) -> None:
+def _remove_was(con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDelivery) -> None:
     """Check that every ``was`` is in the history exactly as delivered, then remove it."""
-    if (was := delivery.was.get(object_type)) is None:
+    if (was := delivery.was.get(kind)) is None:
         return
-    table = f"bag.history_{TABLES[object_type]}"
-    ident = ID_COLUMNS[object_type]
-    _temp(con, "_mut_was", object_type, was, delivery.name)
-    same = " AND ".join(_equal(c, t) for c, t, _ in history_columns(object_type))
+    table = _table(kind)
+    _temp(con, "_mut_was", kind, was, delivery.name)
+    same = " AND ".join(_equal(c, t) for c, t, _ in _columns(kind))
+    first = "object_id, kenmerk" if kind == IO else f"{ID_COLUMNS[kind]}, voorkomen_id"
     missing = con.execute(
-        f"SELECT m.{ident}, m.voorkomen_id FROM _mut_was m "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE {same}) ORDER BY 1, 2 LIMIT 5"
+        f"SELECT {first} FROM _mut_was m WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE {same}) "
+        "ORDER BY 1, 2 LIMIT 5"
     ).fetchall()
     if missing:
-        refs = ", ".join(f"{object_type} {i} voorkomen {v}" for i, v in missing)
         raise SourceError(
             delivery.name,
             "a was voorkomen is not in the loaded BAG as delivered (missing or different): the "
             "mutations do not fit the loaded stand",
-            refs,
+            ", ".join(_ref(kind, row) for row in missing),
         )
-    con.execute(f"DELETE FROM {table} h USING _mut_was m WHERE {_KEY.format(ident=ident)}")
+    con.execute(f"DELETE FROM {table} h USING _mut_was m WHERE {same if kind == IO else _key(kind)}")
     con.execute("DROP TABLE _mut_was")
 
 
-def _add_wordt(con: duckdb.DuckDBPyConnection, object_type: str, delivery: MutationDelivery) -> None:
+def _add_wordt(con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDelivery) -> None:
     """Add every ``wordt``; one that is already in the history is a conflict."""
-    if (wordt := delivery.wordt.get(object_type)) is None:
+    if (wordt := delivery.wordt.get(kind)) is None:
         return
-    table = f"bag.history_{TABLES[object_type]}"
-    ident = ID_COLUMNS[object_type]
-    _temp(con, "_mut_wordt", object_type, wordt, delivery.name)
+    table = _table(kind)
+    _temp(con, "_mut_wordt", kind, wordt, delivery.name)
+    first = "object_id, kenmerk" if kind == IO else f"{ID_COLUMNS[kind]}, voorkomen_id"
     present = con.execute(
-        f"SELECT m.{ident}, m.voorkomen_id FROM _mut_wordt m SEMI JOIN {table} h "
-        f"ON {_KEY.format(ident=ident)} ORDER BY 1, 2 LIMIT 5"
+        f"SELECT {first} FROM _mut_wordt m SEMI JOIN {table} h ON {_key(kind)} ORDER BY 1, 2 LIMIT 5"
     ).fetchall()
     if present:
-        refs = ", ".join(f"{object_type} {i} voorkomen {v}" for i, v in present)
-        raise SourceError(delivery.name, "toevoeging of a voorkomen that is already in the loaded BAG", refs)
+        raise SourceError(
+            delivery.name,
+            "toevoeging of a voorkomen that is already in the loaded BAG",
+            ", ".join(_ref(kind, row) for row in present),
+        )
     con.execute(f"INSERT INTO {table} SELECT * FROM _mut_wordt")
     con.execute("DROP TABLE _mut_wordt")
 
@@ -169,10 +190,11 @@ def apply_into(con: duckdb.DuckDBPyConnection, delivery: MutationDelivery) -> Ap
     stats = ApplyStats(delivery.name, delivery.vanaf, delivery.tot, applied=False)
     if not check_order(state, delivery):
         return stats
-    for object_type in OBJECT_TYPES:  # every was first: a mismatch is reported before any conflict
-        _remove_was(con, object_type, delivery)
-    for object_type in OBJECT_TYPES:
-        _add_wordt(con, object_type, delivery)
+    kinds = (*OBJECT_TYPES, IO)
+    for kind in kinds:  # every was first: a mismatch is reported before any conflict
+        _remove_was(con, kind, delivery)
+    for kind in kinds:
+        _add_wordt(con, kind, delivery)
     stats.duplicates = select_current(con, delivery.tot, delivery.name)
     con.execute("UPDATE bag.levering SET as_of = ?", [delivery.tot])
     con.execute(

@@ -10,6 +10,9 @@ their net effect per voorkomen (object type, identificatie, voorkomenidentificat
   when the first record is a toevoeging), and
 * the state after it (the ``wordt`` of its last record; none when it was deleted),
 
+(a ``kenmerkInOnderzoek``, which has no voorkomenidentificatie, is identified by its object,
+kenmerk and tijdstipRegistratie and returned under the kind ``IO``),
+
 checking that each record's ``was`` is the previous record's ``wordt`` for the same voorkomen.
 Both are returned as the same Arrow tables the stand reader builds (:class:`ObjectBatch`), so a
 mutation goes through exactly the record checks, casts and geometry code of a stand extract;
@@ -34,10 +37,11 @@ from typing import BinaryIO
 import pyarrow as pa
 from lxml import etree
 
-from sources.bag.objects import ObjectBatch, leaves
+from sources.bag.objects import InOnderzoekBatch, ObjectBatch, leaves
 from sources.bag.scanner import strip_comments
 from sources.errors import Reject, SourceError
 
+IN_ONDERZOEK = "IO"  # the kind of a kenmerkInOnderzoek record (in ``was``/``wordt`` tables)
 ML = "http://www.kadaster.nl/schemas/mutatielevering-generiek/1.0"
 MLM = "http://www.kadaster.nl/schemas/lvbag/extract-deelbestand-mutaties-lvc/v20200601"
 SELECTIES = "http://www.kadaster.nl/schemas/lvbag/extract-selecties/v20200601"
@@ -109,17 +113,19 @@ def _object(name: str, toestand: etree._Element, seq: int) -> tuple[str, str, st
     if obj is None:
         raise SourceError(name, f"an empty {_local(toestand.tag)}", where)
     if _local(model.tag) == "kenmerkInOnderzoek":
-        raise SourceError(
-            name,
-            "kenmerkInOnderzoek mutations are not supported: load a stand extract for InOnderzoek",
-            where,
-        )
+        # No voorkomenidentificatie: a kenmerk is one per object, attribute and registration time.
+        found = dict(leaves(etree.tostring(obj)))
+        ident = next((v for k, v in found.items() if k.startswith(b"identificatieVan")), b"")
+        kenmerk = found.get(b"kenmerk", b"").decode("utf-8", "replace")
+        registratie = found.get(b"tijdstipRegistratie", b"").decode("utf-8", "replace")
+        key = f"{ident.decode('utf-8', 'replace').strip()} {kenmerk}"
+        return IN_ONDERZOEK, key, registratie, strip_comments(etree.tostring(obj, with_tail=False))
     object_type = ELEMENT_TYPES.get(_local(obj.tag))
     if object_type is None:
         raise SourceError(name, f"unknown object element {_local(obj.tag)!r}", where)
     ident = (obj.findtext("{*}identificatie") or "").strip()
     vid = (obj.findtext(".//{*}voorkomenidentificatie") or "").strip()
-    return object_type, ident, vid, strip_comments(etree.tostring(obj))
+    return object_type, ident, vid, strip_comments(etree.tostring(obj, with_tail=False))
 
 
 def _members(path: Path) -> Iterator[tuple[str, BinaryIO, int]]:
@@ -282,16 +288,20 @@ def _merge_header(header: _Header, part: _Header, name: str) -> None:
     header.gemeenten.extend(g for g in part.gemeenten if g not in header.gemeenten)
 
 
+def _batch(kind: str, source: str) -> ObjectBatch | InOnderzoekBatch:
+    return InOnderzoekBatch(source) if kind == IN_ONDERZOEK else ObjectBatch(kind, source)
+
+
 def _tables(states: dict[tuple[str, str, str], _State]) -> tuple[dict, dict, list[Reject]]:
     """Arrow tables of the first ``was`` and last ``wordt`` per voorkomen, per object type."""
-    was: dict[str, ObjectBatch] = {}
-    wordt: dict[str, ObjectBatch] = {}
+    was: dict[str, ObjectBatch | InOnderzoekBatch] = {}
+    wordt: dict[str, ObjectBatch | InOnderzoekBatch] = {}
     for state in states.values():
         t = state.object_type
         if state.first_was is not None:
-            was.setdefault(t, ObjectBatch(t, state.source)).add(state.first_was)
+            was.setdefault(t, _batch(t, state.source)).add(state.first_was)
         if state.current is not None:
-            batch = wordt.setdefault(t, ObjectBatch(t, state.source))
+            batch = wordt.setdefault(t, _batch(t, state.source))
             batch.source_file = state.source
             batch.add(state.current)
     rejects = [r for b in wordt.values() for r in b.rejects]

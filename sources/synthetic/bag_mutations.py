@@ -87,18 +87,38 @@ class Mutatie:
     object_type: str
     was: str | None = None
     wordt: str | None = None
+    model: str = "bagObject"  # or "kenmerkInOnderzoek"
 
     def xml(self, seq: int) -> str:
         """The record as the ``seq``-th of its file: ``gml:id`` values (xs:ID) must be unique in a
         document, and a voorkomen can occur several times in one, so they get a record prefix."""
         states = [("was", self.was), ("wordt", self.wordt)]
         inner = "".join(
-            f"<ml:{name}><mlm:bagObject>{obj.replace(_GML_ID, f'{_GML_ID}m{seq}-{name}-')}"
-            f"</mlm:bagObject></ml:{name}>"
+            f"<ml:{name}><mlm:{self.model}>{obj.replace(_GML_ID, f'{_GML_ID}m{seq}-{name}-')}"
+            f"</mlm:{self.model}></ml:{name}>"
             for name, obj in states
             if obj
         )
         return f"<ml:{self.kind}>{inner}</ml:{self.kind}>"
+
+
+def mutation_xml(gemeentecode: str, vanaf: date, tot: date, groups: list[list[Mutatie]]) -> str:
+    """A ``bagMutaties`` deelbestand: one ``mutatieGroep`` per group, records in order."""
+    types = sorted({m.object_type for g in groups for m in g}, key=MUTATION_OBJECT_TYPES.index)
+    head = _MUTATIE_HEAD.format(
+        ns=_NS,
+        gem=gemeentecode,
+        vanaf=vanaf.isoformat(),
+        tot=tot.isoformat(),
+        levering=f"MUT{vanaf.strftime('%Y%m%d')}",
+        types="".join(f"<ml:objectType>{t}</ml:objectType>" for t in types),
+    )
+    seq = count(1)
+    body = "".join(
+        "        <ml:mutatieGroep>" + "".join(m.xml(next(seq)) for m in g) + "</ml:mutatieGroep>\n"
+        for g in groups
+    )
+    return head + body + _MUTATIE_TAIL
 
 
 @dataclass
@@ -387,22 +407,7 @@ class MutationSeries:
 
     def mutation_xml(self, day: date) -> str:
         """The mutation deelbestand of ``day``: its changes in the order they were registered."""
-        groups = self.groups[day]
-        types = sorted({m.object_type for g in groups for m in g}, key=MUTATION_OBJECT_TYPES.index)
-        head = _MUTATIE_HEAD.format(
-            ns=_NS,
-            gem=self.gemeentecode,
-            vanaf=day.isoformat(),
-            tot=(day + timedelta(days=1)).isoformat(),
-            levering=f"MUT{day.strftime('%Y%m%d')}",
-            types="".join(f"<ml:objectType>{t}</ml:objectType>" for t in types),
-        )
-        seq = count(1)
-        body = "".join(
-            "        <ml:mutatieGroep>" + "".join(m.xml(next(seq)) for m in g) + "</ml:mutatieGroep>\n"
-            for g in groups
-        )
-        return head + body + _MUTATIE_TAIL
+        return mutation_xml(self.gemeentecode, day, day + timedelta(days=1), self.groups[day])
 
     def write_mutations(self, folder: Path, day: date) -> Path:
         """The mutatielevering of ``day`` as delivered: a zip holding a zip of deelbestanden."""
