@@ -17,9 +17,9 @@ PATTERNS = {
 
 def ingest_delivery(source: str, path: Path, warehouse: Warehouse) -> IngestReport:
     if source == "bag":
-        from assets.ingest.bag import load_bag
+        from assets.ingest.bag import configured_gemeenten, load_bag
 
-        return load_bag(warehouse, path)
+        return load_bag(warehouse, path, gemeenten=configured_gemeenten())
     if source == "bag-mutaties":
         from assets.ingest.bag_mutations import apply_bag_mutations
 

@@ -7,9 +7,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from dagster import materialize
 from lxml import etree
 
-from assets.ingest.bag import BAG_TABLES, load_bag
+from assets.ingest.bag import BAG_TABLES, bag_assets, load_bag
+from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse
 from sources.bag.gemeenten import read_relatie
 from sources.errors import SourceError
@@ -141,3 +143,31 @@ def test_selection_needs_the_relation_file(tmp_path) -> None:
                 dst.writestr(info, src.read(info))
     with pytest.raises(SourceError, match="no GEM-WPL-RELATIE file in the delivery"):
         load_bag(Warehouse(tmp_path / "wh"), stripped, processes=1, gemeenten=["0221"])
+
+
+def test_the_pipeline_takes_the_gemeenten_from_the_environment(tmp_path, municipalities, monkeypatch) -> None:
+    data = tmp_path / "delivery"
+    write_stand(data / "bag" / "BAGNLDL-01112026.zip", DAY, municipalities)
+    monkeypatch.setenv("KNOOPPUNT_BAG_GEMEENTEN", "9901")
+    result = materialize(
+        bag_assets,
+        resources={
+            "warehouse": WarehouseResource(root=str(tmp_path / "wh")),
+            "delivery": DeliveryResource(data_dir=str(data)),
+        },
+    )
+    assert result.success
+    con = Warehouse(tmp_path / "wh").connect(read_only=True)
+    try:
+        assert con.execute("SELECT DISTINCT woonplaats_id FROM bag.adres").fetchall() == [("9901",)]
+    finally:
+        con.close()
+    monkeypatch.setenv("KNOOPPUNT_BAG_GEMEENTEN", "221")
+    with pytest.raises(SourceError, match="not a four-digit gemeentecode: 221"):
+        materialize(
+            bag_assets,
+            resources={
+                "warehouse": WarehouseResource(root=str(tmp_path / "wh")),
+                "delivery": DeliveryResource(data_dir=str(data)),
+            },
+        )

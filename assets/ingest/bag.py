@@ -8,6 +8,7 @@ parsing fans out over a process pool (``sources.bag.reader``); this process is t
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
@@ -78,6 +79,15 @@ def load_bag(
     )
 
 
+def configured_gemeenten() -> list[str] | None:
+    """``KNOOPPUNT_BAG_GEMEENTEN`` (``0221,0222``): keep only these gemeenten of the extract."""
+    codes = [c.strip() for c in os.environ.get("KNOOPPUNT_BAG_GEMEENTEN", "").split(",") if c.strip()]
+    bad = [c for c in codes if not (len(c) == 4 and c.isdigit())]
+    if bad:
+        raise SourceError("KNOOPPUNT_BAG_GEMEENTEN", f"not a four-digit gemeentecode: {', '.join(bad)}")
+    return codes or None
+
+
 def _description(table: str) -> str:
     if table.startswith("history_"):
         return f"Every voorkomen of every {table.removeprefix('history_')} in the extract"
@@ -99,7 +109,7 @@ def bag_tables(warehouse: WarehouseResource, delivery: DeliveryResource):
     if not files:
         raise SourceError(str(Path(delivery.data_dir) / "bag"), "no LVBAG delivery (*.zip, *.xml) found")
     source = files[0] if len(files) == 1 else Path(delivery.data_dir) / "bag"
-    report = load_bag(warehouse.warehouse, source)
+    report = load_bag(warehouse.warehouse, source, gemeenten=configured_gemeenten())
     shared = {
         "rejects": report.rejects,
         "xml_mb": round(report.bytes / 1e6, 1),
