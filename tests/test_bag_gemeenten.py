@@ -11,11 +11,12 @@ from dagster import materialize
 from lxml import etree
 
 from assets.ingest.bag import BAG_TABLES, bag_assets, load_bag
+from assets.ingest.bag_mutations import apply_bag_mutations
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse
 from sources.bag.gemeenten import read_relatie
 from sources.errors import SourceError
-from sources.synthetic.bag_mutations import MutationSeries, write_stand
+from sources.synthetic.bag_mutations import MutationSeries, mutation_xml, write_stand
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 EXTRACT = FIXTURES / "bag" / "BAGNLDL-15092020-small.zip"
@@ -171,3 +172,46 @@ def test_the_pipeline_takes_the_gemeenten_from_the_environment(tmp_path, municip
                 "delivery": DeliveryResource(data_dir=str(data)),
             },
         )
+
+
+def test_national_mutations_keep_to_the_selected_gemeente(tmp_path) -> None:
+    days = 8
+    series = [
+        MutationSeries(DAY, addresses=20, seed=21, gemeentecode="9901", woonplaats_id="9901"),
+        MutationSeries(
+            DAY,
+            addresses=20,
+            seed=22,
+            gemeentecode="9902",
+            woonplaats_id="9902",
+            origin=(160_000.0, 400_000.0),
+        ),
+    ]
+    for s in series:
+        s.advance(days)
+    mutations = tmp_path / "mutaties"
+    mutations.mkdir()
+    for i in range(days):
+        day = DAY + dt.timedelta(days=i)
+        groups = series[0].groups[day] + series[1].groups[day]
+        xml = mutation_xml("9999", day, day + dt.timedelta(days=1), groups)
+        (mutations / f"9999MUT{day:%d%m%Y}-{day + dt.timedelta(days=1):%d%m%Y}-000001.xml").write_text(xml)
+    (mutations / "Leveringsdocument-BAG-Extract.xml").write_text("<metadata/>")  # not a mutation file
+    mutated = Warehouse(tmp_path / "mutated")
+    load_bag(
+        mutated, write_stand(tmp_path / "day0" / "BAGNLDL.zip", DAY, series), processes=1, gemeenten=["9902"]
+    )
+    report = apply_bag_mutations(mutated, mutations)
+    assert report.extra["toevoeging"] > 0
+    fresh = Warehouse(tmp_path / "fresh")
+    later = DAY + dt.timedelta(days=days)
+    load_bag(
+        fresh, write_stand(tmp_path / "dayn" / "BAGNLDL.zip", later, series), processes=1, gemeenten=["9902"]
+    )
+    assert _tables(mutated, ("bag.levering",)) == _tables(fresh, ("bag.levering",))
+    con = mutated.connect(read_only=True)
+    try:
+        assert con.execute("SELECT as_of, gemeenten FROM bag.levering").fetchone() == (later, "9902")
+        assert con.execute("SELECT DISTINCT left(pand_id, 4) FROM bag.history_pand").fetchall() == [("9902",)]
+    finally:
+        con.close()

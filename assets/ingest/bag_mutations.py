@@ -30,7 +30,11 @@ def mutation_files(path: Path) -> list[Path]:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".zip", ".xml") and p.is_file())
         if not files:
             raise SourceError(str(path), "no mutation files (*.zip, *.xml) in the folder")
-        return [p for p in files if not p.name.startswith(".")]
+        return [
+            p
+            for p in files
+            if not p.name.startswith(".") and not p.name.lower().startswith("leveringsdocument")
+        ]
     if not path.is_file():
         raise SourceError(str(path), "no such file or folder")
     return [path]

@@ -11,7 +11,10 @@ applied file (sha256, period, counts) for the loaded stand.
 Order: a delivery must start where the loaded state ends (the stand's StandTechnischeDatum, then
 the last applied MutatiedatumTot). The same file again is skipped (nothing changes); a later file
 (a missing day) is refused naming the expected date; an earlier or overlapping one is refused as
-out of order. The caller owns the transaction (see ``assets.ingest.bag_mutations``).
+out of order. A stand loaded for chosen gemeenten (``bag.selectie``) stays that selection: a
+``was`` of an object that is not loaded is outside it, and objects outside it are removed again
+after the ``wordt`` records are added (:func:`sources.bag.gemeenten.keep_gemeenten`). The caller
+owns the transaction (see ``assets.ingest.bag_mutations``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from sources.bag.gemeenten import keep_gemeenten, selected_woonplaatsen
 from sources.bag.load import IN_ONDERZOEK, history_columns, select_current
 from sources.bag.mutations import IN_ONDERZOEK as IO
 from sources.bag.mutations import MutationDelivery
@@ -141,17 +145,22 @@ def _equal(column: str, sql_type: str) -> str:
     return f"h.{column} IS NOT DISTINCT FROM m.{column}"
 
 
-def _remove_was(con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDelivery) -> None:
-    """Check that every ``was`` is in the history exactly as delivered, then remove it."""
+def _remove_was(
+    con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDelivery, selected: bool
+) -> None:
+    """Check that every ``was`` is in the history exactly as delivered, then remove it. On a
+    selection of gemeenten, a ``was`` of an object that is not loaded at all is outside it."""
     if (was := delivery.was.get(kind)) is None:
         return
     table = _table(kind)
     _temp(con, "_mut_was", kind, was, delivery.name)
     same = " AND ".join(_equal(c, t) for c, t, _ in _columns(kind))
     first = "object_id, kenmerk" if kind == IO else f"{ID_COLUMNS[kind]}, voorkomen_id"
+    ident = "object_id" if kind == IO else ID_COLUMNS[kind]
+    loaded = f"AND EXISTS (SELECT 1 FROM {table} h WHERE h.{ident} = m.{ident})" if selected else ""
     missing = con.execute(
         f"SELECT {first} FROM _mut_was m WHERE NOT EXISTS (SELECT 1 FROM {table} h WHERE {same}) "
-        "ORDER BY 1, 2 LIMIT 5"
+        f"{loaded} ORDER BY 1, 2 LIMIT 5"
     ).fetchall()
     if missing:
         raise SourceError(
@@ -191,10 +200,13 @@ def apply_into(con: duckdb.DuckDBPyConnection, delivery: MutationDelivery) -> Ap
     if not check_order(state, delivery):
         return stats
     kinds = (*OBJECT_TYPES, IO)
+    selection = selected_woonplaatsen(con)
     for kind in kinds:  # every was first: a mismatch is reported before any conflict
-        _remove_was(con, kind, delivery)
+        _remove_was(con, kind, delivery, selection is not None)
     for kind in kinds:
         _add_wordt(con, kind, delivery)
+    if selection is not None:  # a stand of chosen gemeenten: keep to them
+        keep_gemeenten(con, selection)
     stats.duplicates = select_current(con, delivery.tot, delivery.name)
     con.execute("UPDATE bag.levering SET as_of = ?", [delivery.tot])
     con.execute(

@@ -124,10 +124,27 @@ def woonplaatsen(relaties: list[Relatie], gemeenten: list[str], as_of: dt.date) 
     return sorted({w for ws in chosen.values() for w in ws})
 
 
-def keep_gemeenten(con: duckdb.DuckDBPyConnection, woonplaats_ids: list[str]) -> dict[str, int]:
+def selected_woonplaatsen(con: duckdb.DuckDBPyConnection) -> list[str] | None:
+    """The woonplaatsen the loaded stand was selected on (None: the whole delivery was loaded)."""
+    try:
+        rows = con.execute("SELECT woonplaats_id FROM bag.selectie ORDER BY 1").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return [r[0] for r in rows]
+
+
+def keep_gemeenten(
+    con: duckdb.DuckDBPyConnection, woonplaats_ids: list[str], gemeenten: list[str] | None = None
+) -> dict[str, int]:
     """Remove every object outside ``woonplaats_ids`` from the history tables (see module doc).
 
-    Returns the voorkomens removed per history table."""
+    With ``gemeenten`` (at a stand load) the selection is recorded in ``bag.selectie``, so that
+    mutations applied later keep to it. Returns the voorkomens removed per history table."""
+    if gemeenten is not None:
+        con.execute("CREATE OR REPLACE TABLE bag.selectie (gemeenten VARCHAR, woonplaats_id VARCHAR)")
+        con.executemany(
+            "INSERT INTO bag.selectie VALUES (?, ?)", [(",".join(gemeenten), w) for w in woonplaats_ids]
+        )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _keep_wpl AS SELECT unnest(?::VARCHAR[]) AS id", [woonplaats_ids]
     )

@@ -383,8 +383,9 @@ def _load(
     effective = as_of or stand_date
     if effective is None:
         raise SourceError(str(source), "no StandTechnischeDatum in the delivery; pass as_of")
+    con.execute("DROP TABLE IF EXISTS bag.selectie")
     if selection:
-        keep_gemeenten(con, woonplaatsen(read_relatie(source), selection, effective))
+        keep_gemeenten(con, woonplaatsen(read_relatie(source), selection, effective), selection)
         gemeenten = list(selection)
     rejects.extend(select_current(con, effective, source.name))
     con.execute("DROP TABLE IF EXISTS bag.levering")

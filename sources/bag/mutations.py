@@ -57,6 +57,7 @@ ELEMENT_TYPES = {
     "Standplaats": "STA",
 }
 KINDS = ("toevoeging", "wijziging", "verwijdering")
+LEVERINGSDOCUMENT = "LEVERINGSDOCUMENT"
 
 
 @dataclass
@@ -150,8 +151,8 @@ def _zip_members(name: str, source: Path | BinaryIO) -> Iterator[tuple[str, Bina
         for info in infos:
             inner = f"{name}/{info.filename}"
             base = Path(info.filename).name
-            if base.startswith(".") or base.startswith("._"):
-                continue
+            if base.startswith(".") or base.upper().startswith(LEVERINGSDOCUMENT):
+                continue  # hidden files; the delivery's metadata document (no mutations)
             try:
                 if base.lower().endswith(".zip"):
                     yield from _zip_members(inner, io.BytesIO(zf.read(info)))
