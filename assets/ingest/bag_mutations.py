@@ -1,7 +1,7 @@
 """Apply LVBAG daily mutation deliveries on top of the loaded BAG stand (see docs/BAG.md).
 
 :func:`apply_bag_mutations` takes one mutation file or a folder of them, reads each
-(``sources.bag.mutations``), sorts them by MutatiedatumVanaf and applies each in its own
+(``sources.bag.mutations``) in MutatiedatumVanaf order and applies each in its own
 transaction (``sources.bag.apply``): a file that does not fit (a gap, out of order, a ``was`` that
 is not in the loaded BAG) raises ``SourceError`` and leaves the tables as the files before it left
 them. ``rejects.bag`` keeps the stand's record rejects, gets each file's invalid records, and its
@@ -18,7 +18,7 @@ import duckdb
 from assets.ingest.common import REJECTS_DDL, IngestReport
 from pipelines.warehouse import Warehouse
 from sources.bag.apply import ApplyStats, apply_into
-from sources.bag.mutations import read_mutations
+from sources.bag.mutations import mutation_period, read_mutations
 from sources.errors import Reject, SourceError
 
 DUPLICATE_REASON = "duplicate current voorkomen"
@@ -59,15 +59,18 @@ def apply_bag_mutations(warehouse: Warehouse, path: Path) -> IngestReport:
     ``extra`` lists the files applied and skipped (already applied) and the mutations by kind.
     """
     started = time.perf_counter()
-    deliveries = sorted(
-        (read_mutations(p) for p in mutation_files(Path(path))), key=lambda d: (d.vanaf, d.tot)
-    )
+    # Ordered by their headers; each file is read just before it is applied (memory: one file).
+    files = sorted(mutation_files(Path(path)), key=lambda p: (*mutation_period(p), p.name))
     applied: list[str] = []
     skipped: list[str] = []
     counts = {"toevoeging": 0, "wijziging": 0, "verwijdering": 0}
     current: dict[str, int] = {}
     rejects = 0
-    for delivery in deliveries:
+    xml_bytes = 0
+    as_of = ""
+    for file in files:
+        delivery = read_mutations(file)
+        xml_bytes += delivery.xml_bytes
         with warehouse.transaction() as con:
             stats = apply_into(con, delivery)
             if stats.applied:
@@ -76,6 +79,7 @@ def apply_bag_mutations(warehouse: Warehouse, path: Path) -> IngestReport:
             skipped.append(delivery.name)
             continue
         applied.append(delivery.name)
+        as_of = str(delivery.tot)
         current = stats.current
         rejects += len(stats.rejects)
         for kind, n in stats.counts.items():
@@ -84,11 +88,11 @@ def apply_bag_mutations(warehouse: Warehouse, path: Path) -> IngestReport:
         objects=current,
         rejects=rejects,
         seconds=time.perf_counter() - started,
-        bytes=sum(d.xml_bytes for d in deliveries),
+        bytes=xml_bytes,
         extra={
             "applied": ",".join(applied),
             "skipped_already_applied": ",".join(skipped),
-            "as_of": str(deliveries[-1].tot) if applied else "",
+            "as_of": as_of,
             **counts,
         },
     )

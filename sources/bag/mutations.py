@@ -208,6 +208,19 @@ def _same(a: bytes, b: bytes) -> bool:
     return leaves(a) == leaves(b)
 
 
+def mutation_period(path: Path) -> tuple[dt.date, dt.date]:
+    """(MutatiedatumVanaf, MutatiedatumTot) of a mutation file, read from its first deelbestand's
+    header only (to order a folder of files without reading them all)."""
+    path = Path(path)
+    for name, stream, _size in _members(path):
+        header = _Header()
+        for _record in _records(name, stream, header):
+            break
+        if header.vanaf is not None and header.tot is not None:
+            return header.vanaf, header.tot
+    raise SourceError(path.name, "no Mutatieperiode (MutatiedatumVanaf/MutatiedatumTot) in bagInfo")
+
+
 def read_mutations(path: Path) -> MutationDelivery:
     """Read the mutation file at ``path`` (zip or XML) into its net effect per voorkomen."""
     path = Path(path)
@@ -234,8 +247,8 @@ def read_mutations(path: Path) -> MutationDelivery:
             was = _object(name, states_of["was"], seq) if "was" in states_of else None
             wordt = _object(name, states_of["wordt"], seq) if "wordt" in states_of else None
             needed = {"toevoeging": ("wordt",), "wijziging": ("was", "wordt"), "verwijdering": ("was",)}[kind]
-            if any(states_of.get(n) is None for n in needed):
-                raise SourceError(name, f"a {kind} needs {' and '.join(needed)}", f"mutatie {seq}")
+            if sorted(states_of) != sorted(needed):
+                raise SourceError(name, f"a {kind} has {' and '.join(needed)} only", f"mutatie {seq}")
             key = (was or wordt)[:3]
             ref = f"{key[0]} {key[1]} voorkomen {key[2]}"
             if was and wordt and was[:3] != wordt[:3]:
