@@ -18,10 +18,9 @@ import duckdb
 from assets.ingest.common import REJECTS_DDL, IngestReport
 from pipelines.warehouse import Warehouse
 from sources.bag.apply import ApplyStats, apply_into
+from sources.bag.load import DUPLICATE_REASON
 from sources.bag.mutations import mutation_period, read_mutations
 from sources.errors import Reject, SourceError
-
-DUPLICATE_REASON = "duplicate current voorkomen"
 
 
 def mutation_files(path: Path) -> list[Path]:

@@ -64,8 +64,12 @@ def loaded_state(con: duckdb.DuckDBPyConnection) -> LoadedState:
         row = con.execute("SELECT stand_technische_datum, loaded_at FROM bag.levering").fetchone()
     except duckdb.CatalogException:
         row = None
-    if row is None or row[0] is None:
+    if row is None:
         raise SourceError("bag.levering", "no BAG stand loaded: load a stand extract before its mutations")
+    if row[0] is None:
+        raise SourceError(
+            "bag.levering", "the loaded BAG has no StandTechnischeDatum: mutations cannot be ordered on it"
+        )
     stand, loaded_at = row
     con.execute(MUTATIE_LEVERING_DDL)
     applied = con.execute(

@@ -104,6 +104,7 @@ IN_ONDERZOEK = (
 )
 
 MEMORY_LIMIT = "1GB"
+DUPLICATE_REASON = "duplicate current voorkomen"  # the start of such a reject's reason
 
 DERIVED_TABLES = (
     "verblijfsobject_gebruiksdoel",
@@ -239,8 +240,7 @@ def _select_current(
         Reject(
             source,
             f"{object_type} {oid} voorkomen {vid}",
-            f"duplicate current voorkomen: voorkomen {kept} of the same object is also valid "
-            f"on {as_of}; kept {kept}",
+            f"{DUPLICATE_REASON}: voorkomen {kept} of the same object is also valid on {as_of}; kept {kept}",
         )
         for oid, vid, kept in dupes
     ]
