@@ -404,7 +404,7 @@ BAG = [
         None,
         None,
         1,
-        "mutation delivery (mutatie zips): mutation deliveries are not supported yet",
+        "mutation delivery (mutatie zips), not a stand extract",
     ),
     Case(
         "bag-mutation-xml",
@@ -413,7 +413,7 @@ BAG = [
         None,
         None,
         1,
-        "mutation deelbestand (mutatielevering): mutation deliveries are not supported yet",
+        "mutation deelbestand (mutatielevering), not a stand",
     ),
     Case(
         "bag-inner-zip-inflates-2gb",

@@ -353,3 +353,38 @@ def test_kenmerk_in_onderzoek_mutations(tmp_path) -> None:
     )
     assert apply_bag_mutations(warehouse, path).extra["applied"] == ""  # the same file: nothing changes
     assert rows() == (after_count, after)
+
+
+def test_a_wordt_value_that_does_not_cast_becomes_a_reject(tmp_path, files, series) -> None:
+    day, ident = next(
+        (i, ident)
+        for i in range(DAYS)
+        for g in series.groups[_day(i)]
+        for m in g
+        if m.kind == "toevoeging"
+        and m.object_type == "PND"
+        and (ident := _pand_id(m.wordt))
+        and series.mutation_xml(_day(i)).count(f'Pand">{ident}</Objecten:identificatie>') == 1
+    )
+
+    def change(text: str) -> str:
+        at = text.index(f'Pand">{ident}</Objecten:identificatie>')
+        head, tail = text[:at], text[at:]
+        return head + re.sub(r"oorspronkelijkBouwjaar>\d+<", "oorspronkelijkBouwjaar>19x0<", tail, count=1)
+
+    broken = _rewrite(files["mutations"][day], tmp_path / "bouwjaar", change)
+    warehouse = Warehouse(tmp_path / "wh")
+    load_bag(warehouse, series.write_stand(tmp_path / "stand", _day(day)), processes=1)
+    report = apply_bag_mutations(warehouse, broken)
+    assert report.rejects == 1 and report.extra["as_of"] == _day(day + 1).isoformat()
+    con = warehouse.connect(read_only=True)
+    try:
+        rejects = con.execute(
+            "SELECT record_ref, reason FROM rejects.bag WHERE source_file LIKE 'bouwjaar%'"
+        ).fetchall()
+        pand = con.execute("SELECT count(*) FROM bag.history_pand WHERE pand_id = ?", [ident]).fetchone()[0]
+        applied = con.execute("SELECT rejects FROM bag.mutatie_levering").fetchall()
+    finally:
+        con.close()
+    assert rejects == [(f"PND {ident} voorkomen 1", "oorspronkelijk_bouwjaar: not a whole number")]
+    assert pand == 0 and applied == [(1,)]

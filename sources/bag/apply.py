@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from sources.bag.gemeenten import keep_gemeenten, selected_woonplaatsen
 from sources.bag.load import IN_ONDERZOEK, history_columns, select_current
+from sources.bag.load import _insert as insert_cast  # the stand's casting insert, one way to cast
 from sources.bag.mutations import IN_ONDERZOEK as IO
 from sources.bag.mutations import MutationDelivery
 from sources.bag.objects import ID_COLUMNS, OBJECT_TYPES, TABLES
@@ -131,16 +132,13 @@ def _ref(kind: str, row: tuple) -> str:
     return f"InOnderzoek {row[0]} {row[1]}" if kind == IO else f"{kind} {row[0]} voorkomen {row[1]}"
 
 
-def _temp(con: duckdb.DuckDBPyConnection, name: str, object_type: str, data: pa.Table, source: str) -> None:
-    columns = _columns(object_type)
+def _temp(con: duckdb.DuckDBPyConnection, name: str, kind: str, data: pa.Table, source: str) -> list[Reject]:
+    """``data`` cast into a temp table with the stand load's own insert: a record with a value
+    that does not cast is returned as a reject, as in a stand."""
+    columns = _columns(kind)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({', '.join(f'{c} {t}' for c, t, _ in columns)})")
-    con.register("_bag_mutatie", data)
-    try:
-        con.execute(f"INSERT INTO {name} SELECT {', '.join(e for _, _, e in columns)} FROM _bag_mutatie")
-    except duckdb.Error as exc:
-        raise SourceError(source, f"invalid value: {exc}") from exc
-    finally:
-        con.unregister("_bag_mutatie")
+    ref = "InOnderzoek {} {}" if kind == IO else kind + " {} voorkomen {}"
+    return insert_cast(con, name, columns, data, ref, source)
 
 
 def _equal(column: str, sql_type: str) -> str:
@@ -157,7 +155,7 @@ def _remove_was(
     if (was := delivery.was.get(kind)) is None:
         return
     table = _table(kind)
-    _temp(con, "_mut_was", kind, was, delivery.name)
+    _temp(con, "_mut_was", kind, was, delivery.name)  # a was that does not cast is in no stand
     same = " AND ".join(_equal(c, t) for c, t, _ in _columns(kind))
     first = "object_id, kenmerk" if kind == IO else f"{ID_COLUMNS[kind]}, voorkomen_id"
     ident = "object_id" if kind == IO else ID_COLUMNS[kind]
@@ -177,12 +175,13 @@ def _remove_was(
     con.execute("DROP TABLE _mut_was")
 
 
-def _add_wordt(con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDelivery) -> None:
-    """Add every ``wordt``; one that is already in the history is a conflict."""
+def _add_wordt(con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDelivery) -> list[Reject]:
+    """Add every ``wordt``; one that is already in the history is a conflict. Returns the records
+    with a value that does not cast."""
     if (wordt := delivery.wordt.get(kind)) is None:
-        return
+        return []
     table = _table(kind)
-    _temp(con, "_mut_wordt", kind, wordt, delivery.name)
+    rejects = _temp(con, "_mut_wordt", kind, wordt, delivery.name)
     first = "object_id, kenmerk" if kind == IO else f"{ID_COLUMNS[kind]}, voorkomen_id"
     present = con.execute(
         f"SELECT {first} FROM _mut_wordt m SEMI JOIN {table} h ON {_key(kind)} ORDER BY 1, 2 LIMIT 5"
@@ -195,6 +194,7 @@ def _add_wordt(con: duckdb.DuckDBPyConnection, kind: str, delivery: MutationDeli
         )
     con.execute(f"INSERT INTO {table} SELECT * FROM _mut_wordt")
     con.execute("DROP TABLE _mut_wordt")
+    return rejects
 
 
 def apply_into(con: duckdb.DuckDBPyConnection, delivery: MutationDelivery) -> ApplyStats:
@@ -207,8 +207,9 @@ def apply_into(con: duckdb.DuckDBPyConnection, delivery: MutationDelivery) -> Ap
     selection = selected_woonplaatsen(con)
     for kind in kinds:  # every was first: a mismatch is reported before any conflict
         _remove_was(con, kind, delivery, selection is not None)
+    rejects = list(delivery.rejects)
     for kind in kinds:
-        _add_wordt(con, kind, delivery)
+        rejects.extend(_add_wordt(con, kind, delivery))
     if selection is not None:  # a stand of chosen gemeenten: keep to them
         keep_gemeenten(con, selection)
     stats.duplicates = select_current(con, delivery.tot, delivery.name)
@@ -224,13 +225,13 @@ def apply_into(con: duckdb.DuckDBPyConnection, delivery: MutationDelivery) -> Ap
             delivery.counts["toevoeging"],
             delivery.counts["wijziging"],
             delivery.counts["verwijdering"],
-            len(delivery.rejects),
+            len(rejects),
             state.stand_loaded_at,
         ],
     )
     stats.applied = True
     stats.counts = dict(delivery.counts)
-    stats.rejects = list(delivery.rejects)
+    stats.rejects = rejects
     stats.current = {
         t: con.execute(f"SELECT count(*) FROM bag.{TABLES[t]}").fetchone()[0] for t in OBJECT_TYPES
     }

@@ -17,8 +17,8 @@ under :data:`MAX_MEMBER_BYTES`; the inner zips copied to the scratch folder toge
 most :data:`TEMP_DISK_FACTOR` times the delivery's size on disk (plus 64 MB), checked on the
 declared sizes before copying and on the bytes while copying (a member that inflates beyond its
 declared size is refused). XML members are streamed, never copied, and the scanner stops at
-their declared size too. A mutation delivery (``…MUT…`` inner zips) is named as such: not
-supported yet.
+their declared size too. A mutation delivery (``…MUT…`` inner zips) is named as such and refused
+here: mutations are applied by :mod:`sources.bag.apply`.
 """
 
 from __future__ import annotations
@@ -136,8 +136,8 @@ def _collect_zip(delivery: Delivery, path: Path, name: str, scratch: Path, *, ou
         if any(_MUTATION_ZIP.match(Path(i.filename).name) for i in zips):
             raise SourceError(
                 name,
-                "this is an LVBAG mutation delivery (mutatie zips): mutation deliveries are not supported "
-                "yet; deliver a stand extract (BAGNLDL / BAGGEM)",
+                "this is an LVBAG mutation delivery (mutatie zips), not a stand extract (BAGNLDL / BAGGEM): "
+                "apply it on the loaded stand with `knooppunt ingest bag-mutaties`",
             )
         if outer and zips:
             found = {m.group(1).upper() for i in zips if (m := _OBJECT_ZIP.match(Path(i.filename).name))}

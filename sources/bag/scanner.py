@@ -16,7 +16,8 @@ naming the file, the object and the reason when the input is not an intact deelb
 * every block must balance its tags: ``count('<') == 2 * count('</') + count('/>')`` after
   comments are removed (catches cut-off or broken tags inside a block);
 * a document must contain the LVBAG ``standlevering-generiek`` namespace (catches non-LVBAG XML;
-  a ``mutatielevering-generiek`` document is named as a mutation delivery, not supported yet).
+  a ``mutatielevering-generiek`` document is named as a mutation delivery, for
+  ``sources.bag.apply``).
 
 Bounds: a ``stand`` block (one record) longer than :data:`MAX_RECORD_BYTES` is not kept in memory:
 the scanner skips to its end tag and lists it in :attr:`StandScanner.oversized` (the reader turns
@@ -166,8 +167,8 @@ class StandScanner:
         if root is None and MUTATIELEVERING_NS in buf:
             raise SourceError(
                 self.name,
-                "this is an LVBAG mutation deelbestand (mutatielevering): mutation deliveries are not "
-                "supported yet; deliver a stand extract",
+                "this is an LVBAG mutation deelbestand (mutatielevering), not a stand: apply it on the "
+                "loaded stand with `knooppunt ingest bag-mutaties`",
             )
         if root is None or prefix is None:
             raise SourceError(
