@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from typing import BinaryIO
 import pyarrow as pa
 from lxml import etree
 
+from sources.bag.delivery import MAX_MEMBER_BYTES
 from sources.bag.objects import InOnderzoekBatch, ObjectBatch, leaves
 from sources.bag.scanner import strip_comments
 from sources.errors import Reject, SourceError
@@ -153,9 +155,18 @@ def _zip_members(name: str, source: Path | BinaryIO) -> Iterator[tuple[str, Bina
             base = Path(info.filename).name
             if base.startswith(".") or base.upper().startswith(LEVERINGSDOCUMENT):
                 continue  # hidden files; the delivery's metadata document (no mutations)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise SourceError(
+                    inner, f"declared size {info.file_size:,} bytes is above {MAX_MEMBER_BYTES:,} (refused)"
+                )
             try:
                 if base.lower().endswith(".zip"):
-                    yield from _zip_members(inner, io.BytesIO(zf.read(info)))
+                    # An inner zip cannot be read in place; spooled (memory up to 64 MB, then disk).
+                    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as copy:
+                        with zf.open(info) as src:
+                            shutil.copyfileobj(src, copy, 1 << 20)
+                        copy.seek(0)
+                        yield from _zip_members(inner, copy)
                 elif base.lower().endswith(".xml"):
                     with zf.open(info) as stream:
                         yield inner, stream, info.file_size
