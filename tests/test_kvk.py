@@ -19,7 +19,7 @@ from sources.errors import SourceError
 from sources.kvk import Onderneming, Vestiging, read_kvk
 from sources.kvk.api import response_kind
 from sources.kvk.bulk import COLUMNS
-from sources.kvk.sbi import SbiError, infer_version, validate
+from sources.kvk.sbi import SbiError, activities, infer_version, validate
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "kvk"
 API_FILES = sorted(FIXTURES.glob("*.json"))
@@ -126,10 +126,36 @@ def test_load_api_fixtures(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("codes", "version"), [(["1011", "10120"], "2008"), (["10110"], "2025"), (["47191", "56101"], "2025")]
+    ("items", "version", "reason"),
+    [
+        ([("1011", None), ("10120", None)], "2008", "4-digit code 1011"),
+        ([("10110", None)], "2025", "ends in 0"),
+        ([("45201", None)], "2008", "division 45 exists only in SBI 2008"),  # car repair, SBI 2008
+        ([("62021", None), ("45112", None)], "2008", "division 45"),
+        ([("47191", None), ("56101", None)], "2025", "no evidence"),
+        # 4781 is market stalls in SBI 2008 and car retail in SBI 2025: the omschrijving decides
+        ([("47811", "Markthandel in groente en fruit")], "2008", "omschrijving of 47811 matches SBI 2008"),
+        ([("47811", "Detailhandel in personenauto's")], "2025", "omschrijving of 47811 matches SBI 2025"),
+        ([("96021", "Kappers")], "2008", "matches SBI 2008 class 9602"),
+        ([("62021", "Ontwikkelen van software")], "2025", "no evidence"),  # no known class: default
+    ],
 )
-def test_sbi_version_inference(codes, version):
-    assert infer_version(codes) == version
+def test_sbi_version_inference(items, version, reason):
+    inferred = infer_version(items)
+    assert inferred.version == version
+    assert reason in inferred.reason
+
+
+def test_sbi_2008_code_without_version_is_kept_with_its_reason():
+    good, bad = activities("k.csv", "row 2", [("45201", None, True), ("4511", None, False)], None)
+    assert bad == []
+    assert [(a.sbi_code, a.sbi_versie) for a in good] == [("45201", "2008"), ("4511", "2008")]
+    assert all(a.sbi_versie_reden.startswith("4-digit code 4511") for a in good)
+    good, bad = activities("k.csv", "row 3", [("45201", None, True)], None)
+    assert bad == [] and good[0].sbi_versie == "2008"
+    assert good[0].sbi_versie_reden == "code 45201: division 45 exists only in SBI 2008"
+    good, bad = activities("k.csv", "row 4", [("45201", None, True)], "2025")  # delivered: not overridden
+    assert good == [] and "division 45 does not exist in SBI 2025" in bad[0].reason
 
 
 @pytest.mark.parametrize(

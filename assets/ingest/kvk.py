@@ -58,6 +58,7 @@ SBI_SCHEMA = pa.schema(
         ("sbi_versie", pa.string()),
         ("omschrijving", pa.string()),
         ("is_hoofdactiviteit", pa.bool_()),
+        ("sbi_versie_reden", pa.string()),
     ]
 )
 TABLES = ("kvk.onderneming", "kvk.vestiging", "kvk.vestiging_sbi")

@@ -26,6 +26,9 @@ class SbiActiviteit:
     sbi_versie: str
     omschrijving: str | None
     is_hoofdactiviteit: bool
+    sbi_versie_reden: str = (
+        "delivered"  # why this version: delivered, or the inference rule (sources.kvk.sbi)
+    )
 
 
 @dataclass(frozen=True, slots=True)
