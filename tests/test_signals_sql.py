@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -282,6 +283,51 @@ def test_many_companies_matches_by_address_and_counts_each_vestiging_once(cfg):
     assert [(r["pand_id"], r["evidence"]["establishments"]) for r in rows] == [(pnd(1), 11)]
 
 
+def test_many_companies_in_building_shows_the_pands_units_and_gebruiksdoelen(cfg):
+    town = Town()
+    for n in offices(town, 1, 10, pand=1):  # a business centre: 10 office units, one company each
+        town.vestiging(vbo_n=n)
+    town.address(11, panden=(1,), doelen=("woonfunctie",))
+    town.address(12, panden=(1,), doelen=("winkelfunctie", "woonfunctie"))
+    rows = run(town, "many_companies_in_building", cfg)
+    ev = rows[0]["evidence"]
+    assert ev["verblijfsobjecten_in_pand"] == 12
+    assert ev["gebruiksdoelen_in_pand"] == [
+        {"gebruiksdoel": "kantoorfunctie", "verblijfsobjecten": 10},
+        {"gebruiksdoel": "winkelfunctie", "verblijfsobjecten": 1},
+        {"gebruiksdoel": "woonfunctie", "verblijfsobjecten": 2},
+    ]
+
+
+def test_many_companies_at_address_is_one_verblijfsobject_not_a_building(cfg):
+    town = Town()
+    town.address(1, panden=(1,), doelen=("kantoorfunctie",))  # a letterbox: 5 companies in one unit
+    for k in range(4):
+        town.vestiging(vbo_n=1, start=dt.date(2025, 1, 1) + dt.timedelta(days=30 * k))
+    town.vestiging(num_n=1, start=dt.date(2025, 6, 1))  # located through its nummeraanduiding
+    town.vestiging(vbo_n=1, end=dt.date(2025, 6, 1))  # ended: not counted
+    for n in offices(town, 2, 12, pand=2):  # a business centre: 12 companies, 12 units
+        town.vestiging(vbo_n=n)
+    town.address(20, panden=(3,), doelen=("kantoorfunctie",))  # 4 active: below the threshold
+    for _ in range(4):
+        town.vestiging(vbo_n=20)
+    rows = run(town, "many_companies_at_address", cfg)
+    assert [(r["nummeraanduiding_id"], r["verblijfsobject_id"], r["pand_id"]) for r in rows] == [
+        (num(1), vbo(1), pnd(1))
+    ]
+    ev = rows[0]["evidence"]
+    assert (ev["establishments"], ev["min_establishments"]) == (5, 5)
+    assert [v["datum_aanvang"] for v in ev["vestigingen"]] == [
+        "2025-01-01",
+        "2025-01-31",
+        "2025-03-02",
+        "2025-04-01",
+        "2025-06-01",
+    ]
+    assert ev["gebruiksdoelen"] == ["kantoorfunctie"]
+    assert [r["pand_id"] for r in run(town, "many_companies_in_building", cfg)] == [pnd(2)]
+
+
 def test_establishment_match_rate(cfg):
     town = Town()
     town.address(1)
@@ -410,25 +456,60 @@ def test_residents_at_non_residential(cfg):
 # -- company churn -------------------------------------------------------------------------------
 
 
-def test_company_churn_counts_events_in_window(cfg):
+def test_company_churn_fires_on_turnover_not_on_growth(cfg):
+    town = Town()
+    for n in (1, 2, 3, 4):
+        town.address(n, doelen=("kantoorfunctie",))
+    # 1: a short-lived cluster: 3 vestigingen started and ended within the 24 months before
+    #    2026-01-01 (the rule "at least 3 short-lived"), plus one still active
+    town.vestiging(vbo_n=1, start=dt.date(2024, 3, 1), end=dt.date(2024, 6, 1))
+    town.vestiging(vbo_n=1, start=dt.date(2024, 7, 1), end=dt.date(2024, 9, 30))
+    town.vestiging(num_n=1, start=dt.date(2025, 1, 1), end=dt.date(2025, 2, 1))
+    town.vestiging(vbo_n=1, start=dt.date(2025, 3, 1))
+    # 2: growth: a new business centre where 12 companies registered and none left
+    for k in range(12):
+        town.vestiging(vbo_n=2, start=dt.date(2024, 2, 1) + dt.timedelta(days=40 * k))
+    # 3: four long-established vestigingen that all ended in the window ("at least 4 ended")
+    for k in range(4):
+        town.vestiging(
+            vbo_n=3, start=dt.date(2012, 1, 1), end=dt.date(2024, 5, 1) + dt.timedelta(days=90 * k)
+        )
+    # 4: ordinary succession: two ended, two short-lived at the edge of the window: no flag
+    town.vestiging(vbo_n=4, start=dt.date(2015, 1, 1), end=dt.date(2024, 2, 1))
+    town.vestiging(vbo_n=4, start=dt.date(2024, 1, 1), end=dt.date(2024, 8, 1))  # started outside
+    town.vestiging(vbo_n=4, start=dt.date(2024, 9, 1), end=dt.date(2025, 3, 1))
+    town.vestiging(vbo_n=4, start=dt.date(2025, 4, 1), end=dt.date(2026, 1, 2))  # ends after ref
+    rows = run(town, "company_churn", cfg)
+    assert [r["nummeraanduiding_id"] for r in rows] == [num(1), num(3)]
+    ev = rows[0]["evidence"]
+    assert (ev["registrations"], ev["deregistrations"], ev["short_lived"]) == (4, 3, 3)
+    assert (ev["min_ended"], ev["min_short_lived"], ev["window_months"]) == (4, 3, 24)
+    assert ev["window_start"] == "2024-01-01" and ev["window_end"] == "2026-01-01"
+    assert [(v["datum_aanvang"], v["datum_einde"], v["lifetime_days"]) for v in ev["vestigingen"]] == [
+        ("2024-03-01", "2024-06-01", 92),
+        ("2024-07-01", "2024-09-30", 91),
+        ("2025-01-01", "2025-02-01", 31),
+        ("2025-03-01", None, None),
+    ]
+    ev = rows[1]["evidence"]
+    assert (ev["registrations"], ev["deregistrations"], ev["short_lived"]) == (0, 4, 0)
+    assert all(v["lifetime_days"] > 4000 for v in ev["vestigingen"])
+
+
+def test_company_churn_thresholds_are_configurable(cfg):
     town = Town()
     town.address(1, doelen=("kantoorfunctie",))
-    # 3 registrations and 3 deregistrations in the 24 months before 2026-01-01
-    town.vestiging(vbo_n=1, start=dt.date(2024, 3, 1), end=dt.date(2024, 9, 1))  # 2 events
-    town.vestiging(vbo_n=1, start=dt.date(2024, 10, 1), end=dt.date(2025, 2, 1))  # 2 events
-    town.vestiging(vbo_n=1, start=dt.date(2020, 1, 1), end=dt.date(2025, 12, 31))  # 1 event
-    town.vestiging(num_n=1, start=dt.date(2026, 1, 1))  # 1 event, on the reference date
-    town.address(2, doelen=("kantoorfunctie",))  # 5 events and two just outside the window
-    town.vestiging(vbo_n=2, start=dt.date(2024, 1, 2), end=dt.date(2024, 5, 1))
-    town.vestiging(vbo_n=2, start=dt.date(2024, 6, 1), end=dt.date(2024, 7, 1))
-    town.vestiging(vbo_n=2, start=dt.date(2024, 8, 1))
-    town.vestiging(vbo_n=2, start=dt.date(2024, 1, 1))  # exactly 24 months before: outside
-    town.vestiging(vbo_n=2, start=dt.date(2026, 1, 2))  # after the reference date: outside
-    rows = run(town, "company_churn", cfg)
-    assert [r["nummeraanduiding_id"] for r in rows] == [num(1)]
-    ev = rows[0]["evidence"]
-    assert (ev["events"], ev["registrations"], ev["deregistrations"]) == (6, 3, 3)
-    assert ev["window_start"] == "2024-01-01" and ev["window_end"] == "2026-01-01"
+    for k in range(12):  # growth
+        town.vestiging(vbo_n=1, start=dt.date(2024, 2, 1) + dt.timedelta(days=40 * k))
+    town.vestiging(vbo_n=1, start=dt.date(2024, 2, 1), end=dt.date(2024, 4, 1))
+    strict = cfg.model_copy(
+        update={"company_churn": cfg.company_churn.model_copy(update={"min_short_lived": 2})}
+    )
+    assert run(town, "company_churn", strict) == []
+    loose = cfg.model_copy(
+        update={"company_churn": cfg.company_churn.model_copy(update={"min_short_lived": 1})}
+    )
+    assert [r["nummeraanduiding_id"] for r in run(town, "company_churn", loose)] == [num(1)]
 
 
 # -- addresses not in BAG ------------------------------------------------------------------------
@@ -487,14 +568,75 @@ def test_enforcement_history_with_family_elsewhere(cfg):
     town.relatie(resident, parent, "ouder")
     town.relatie(resident, emigrated, "kind")
     rows = run(town, "enforcement_history", cfg)
-    assert [r["nummeraanduiding_id"] for r in rows] == [num(1), num(4)]
-    ev = rows[0]["evidence"]
+    case_rows = [r for r in rows if r["evidence"]["via"] == "case"]
+    assert [r["nummeraanduiding_id"] for r in case_rows] == [num(1), num(4)]
+    ev = case_rows[0]["evidence"]
     assert [z["zaak_id"] for z in ev["zaken"]] == ["Z1"]
     assert ev["residents"] == 2
     assert ev["family_elsewhere"] == [
         {"persoon_id": parent, "relatie": "ouder", "nummeraanduiding_id": num(2)}
     ]
-    assert rows[1]["evidence"]["family_elsewhere"] == []
+    assert case_rows[1]["evidence"]["family_elsewhere"] == []
+
+
+def test_enforcement_history_flags_a_relatives_address_two_streets_away(cfg):
+    town = Town()
+    town.address(1, street=1, panden=(1,))  # the closed address
+    town.address(2, street=3, panden=(2,), xy=(100500.0, 400300.0))  # two streets away: a parent
+    town.address(3, street=5, panden=(3,))  # an adult child and a sibling of the resident
+    town.address(4, street=7, panden=(4,))  # an unrelated neighbour of the parent
+    town.zaak("Z1", "opiumwet_13b", dt.date(2024, 5, 1), num_n=1)
+    resident = town.persoon(vbo_n=1)
+    parent = town.persoon(vbo_n=2)
+    child = town.persoon(vbo_n=3)
+    sibling = town.persoon(vbo_n=3)
+    dead_child = town.persoon(vbo_n=4, dead=True)
+    town.persoon(vbo_n=4)
+    town.relatie(resident, parent, "ouder")
+    town.relatie(resident, child, "kind")
+    town.relatie(resident, sibling, "broer")  # not a first-degree relation in brp.relatie
+    town.relatie(resident, dead_child, "kind")  # deceased: not followed
+    rows = run(town, "enforcement_history", cfg)
+    family = {r["nummeraanduiding_id"]: r for r in rows if r["evidence"]["via"] == "family"}
+    assert set(family) == {num(2), num(3)}
+    parent_row = family[num(2)]
+    assert (parent_row["verblijfsobject_id"], parent_row["pand_id"]) == (vbo(2), pnd(2))
+    assert (parent_row["x"], parent_row["y"]) == (100500.0, 400300.0)
+    assert parent_row["evidence"] == {
+        "via": "family",
+        "family": [
+            {
+                "relatie": "ouder",
+                "case_nummeraanduiding_id": num(1),
+                "zaak_ids": ["Z1"],
+                "instruments": ["opiumwet_13b"],
+            }
+        ],
+        "window_years": 5,
+    }
+    # no person appears in a family row: only the relation and the case
+    assert all(parent not in json.dumps(r["evidence"]) for r in family.values())
+    assert family[num(3)]["evidence"]["family"][0]["relatie"] == "kind"
+
+    only_parents = cfg.model_copy(
+        update={
+            "enforcement_history": cfg.enforcement_history.model_copy(update={"family_relations": ["ouder"]})
+        }
+    )
+    rows = run(town, "enforcement_history", only_parents)
+    assert [r["nummeraanduiding_id"] for r in rows if r["evidence"]["via"] == "family"] == [num(2)]
+    none = cfg.model_copy(
+        update={"enforcement_history": cfg.enforcement_history.model_copy(update={"family_relations": []})}
+    )
+    assert [r["evidence"]["via"] for r in run(town, "enforcement_history", none)] == ["case"]
+
+
+def test_family_relations_must_be_first_degree(tmp_path):
+    text = (Path(__file__).parents[1] / "assets/signals/config.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "signals.yaml"
+    bad.write_text(text.replace("family_relations: [ouder, kind, partner]", "family_relations: [ouder, oom]"))
+    with pytest.raises(ValueError, match="'oom' is not a first-degree relation"):
+        load_config(bad)
 
 
 def test_staff_safety_discloses_only_whom_to_call(cfg):

@@ -19,6 +19,7 @@ from privacy.gate import GatedConnection, gated_asset
 # The purpose (privacy/register.yaml) each flag is computed under.
 FLAG_PURPOSE: dict[str, str] = {
     "many_companies_in_building": "signaalanalyse_ondermijning",
+    "many_companies_at_address": "signaalanalyse_ondermijning",
     "identical_businesses_in_street": "signaalanalyse_ondermijning",
     "identical_businesses_nearby": "signaalanalyse_ondermijning",
     "company_churn": "signaalanalyse_ondermijning",
@@ -29,19 +30,21 @@ FLAG_PURPOSE: dict[str, str] = {
     "staff_safety": "veiligheid_medewerkers",
 }
 # The overview reads the flag tables (already gated), not the staging tables. It needs one
-# purpose; bibob_screening is the broadest (it may show 8 of the 9 flags). It lists the signals
+# purpose; bibob_screening is the broadest (it may show all flags but staff_safety). It lists the signals
 # tables as sources; which flags a user then sees is decided per purpose at read time.
 OVERVIEW_PURPOSE = "bibob_screening"
 
 DESCRIPTIONS = {
     "many_companies_in_building": "Panden whose verblijfsobjecten hold many distinct active vestigingen.",
+    "many_companies_at_address": "Verblijfsobjecten (one address) holding many distinct active vestigingen.",
     "identical_businesses_in_street": "Streets with many active vestigingen of one vulnerable sector.",
     "identical_businesses_nearby": "Clusters of active vestigingen of one vulnerable sector within a radius.",
     "overcrowding": "Dwellings with more registered adults than their floor area allows.",
     "residents_at_non_residential": "Persons registered at a verblijfsobject without woonfunctie.",
-    "company_churn": "Addresses with many vestiging registrations and deregistrations in a window.",
+    "company_churn": "Addresses where vestigingen come and go: many ended or short-lived in a window.",
     "address_not_in_bag": "KvK and BRP addresses that do not exist, or are withdrawn, in BAG.",
-    "enforcement_history": "Addresses with a recent Opiumwet 13b / Wet Victor case; relatives elsewhere.",
+    "enforcement_history": "Addresses with a recent Opiumwet 13b / Wet Victor case, and their residents' "
+    "relatives' addresses (via: family).",
     "staff_safety": "Addresses with a recent aggression incident: 'caution, contact <team>' only.",
 }
 

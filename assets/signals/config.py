@@ -48,8 +48,13 @@ class ResidentsAtNonResidentialConfig(_Section):
     min_persons: int = Field(1, ge=1)
 
 
+class ManyCompaniesAtAddressConfig(_Section):
+    min_establishments: int = Field(5, ge=2)
+
+
 class CompanyChurnConfig(_Section):
-    min_events: int = Field(6, ge=1)
+    min_ended: int = Field(4, ge=1)
+    min_short_lived: int = Field(3, ge=1)
     window_months: int = Field(24, ge=1)
 
 
@@ -57,9 +62,22 @@ class AddressNotInBagConfig(_Section):
     withdrawn_statuses: list[str]
 
 
+FAMILY_RELATIONS = ("ouder", "kind", "partner")  # first-degree relations in brp.relatie
+
+
 class EnforcementHistoryConfig(_Section):
     instruments: list[str]
     window_years: int = Field(5, ge=1)
+    family_relations: list[str] = []
+
+    @model_validator(mode="after")
+    def _first_degree_only(self) -> EnforcementHistoryConfig:
+        for relation in self.family_relations:
+            if relation not in FAMILY_RELATIONS:
+                raise ValueError(
+                    f"family relation {relation!r} is not a first-degree relation {FAMILY_RELATIONS}"
+                )
+        return self
 
 
 class StaffSafetyConfig(_Section):
@@ -70,6 +88,7 @@ class StaffSafetyConfig(_Section):
 
 class SignalsConfig(_Section):
     many_companies_in_building: ManyCompaniesConfig
+    many_companies_at_address: ManyCompaniesAtAddressConfig
     identical_businesses: IdenticalBusinessesConfig
     overcrowding: OvercrowdingConfig
     residents_at_non_residential: ResidentsAtNonResidentialConfig

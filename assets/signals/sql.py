@@ -77,7 +77,19 @@ def _merge(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
 
 READS: dict[str, dict[str, list[str]]] = {
     "many_companies_in_building": _merge(
-        _LEVERING, _VBO_ADRES, _VESTIGING, {"bag.pand": ["pand_id", "geometry"]}
+        _LEVERING,
+        _VBO_ADRES,
+        _VESTIGING,
+        {
+            "bag.pand": ["pand_id", "geometry"],
+            "bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"],
+        },
+    ),
+    "many_companies_at_address": _merge(
+        _LEVERING,
+        _VBO_ADRES,
+        _VESTIGING,
+        {"bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"]},
     ),
     "identical_businesses_in_street": _merge(
         _LEVERING,
@@ -168,6 +180,11 @@ _VBO_PAND = """vbo_pand AS (
 )"""
 
 
+_GEBRUIKSDOELEN = """gebruiksdoelen AS (
+    SELECT verblijfsobject_id, list_sort(list(DISTINCT lower(gebruiksdoel))) AS doelen
+    FROM bag.verblijfsobject_gebruiksdoel GROUP BY verblijfsobject_id
+)"""
+
 _SHARED = {"vbo_adres": _VBO_ADRES_CTE, "vbo_pand": _VBO_PAND}
 
 
@@ -222,6 +239,11 @@ ORDER BY r.pand_id, r.openbare_ruimte_id, r.nummeraanduiding_id, CAST(r.evidence
 
 
 def many_companies_in_building_sql(cfg: SignalsConfig) -> str:
+    """A pand whose verblijfsobjecten hold many active vestigingen.
+
+    The evidence also describes the pand itself, its number of verblijfsobjecten and how many
+    have each gebruiksdoel, so a human sees a business centre (many kantoor units) at a glance.
+    """
     n = cfg.many_companies_in_building.min_establishments
     return _finish(
         "many_companies_in_building",
@@ -237,15 +259,71 @@ def many_companies_in_building_sql(cfg: SignalsConfig) -> str:
     GROUP BY vp.pand_id
     HAVING count(DISTINCT a.vestigingsnummer) >= {n}
 )""",
+            """pand_doelen AS (
+    SELECT vp.pand_id, g.gebruiksdoel, count(DISTINCT vp.verblijfsobject_id) AS verblijfsobjecten
+    FROM bag.verblijfsobject_pand vp
+    LEFT JOIN (SELECT DISTINCT verblijfsobject_id, lower(gebruiksdoel) AS gebruiksdoel
+               FROM bag.verblijfsobject_gebruiksdoel) g USING (verblijfsobject_id)
+    WHERE vp.pand_id IN (SELECT pand_id FROM per_pand)
+    GROUP BY vp.pand_id, g.gebruiksdoel
+)""",
+            """pand_units AS (
+    SELECT vp.pand_id, count(DISTINCT vp.verblijfsobject_id) AS verblijfsobjecten,
+           (SELECT list({'gebruiksdoel': d.gebruiksdoel, 'verblijfsobjecten': d.verblijfsobjecten}
+                        ORDER BY d.gebruiksdoel)
+            FROM pand_doelen d WHERE d.pand_id = vp.pand_id) AS gebruiksdoelen
+    FROM bag.verblijfsobject_pand vp
+    WHERE vp.pand_id IN (SELECT pand_id FROM per_pand)
+    GROUP BY vp.pand_id
+)""",
         ],
         f"""SELECT NULL AS nummeraanduiding_id, NULL AS verblijfsobject_id, pp.pand_id,
        NULL AS openbare_ruimte_id,
        json_object('establishments', pp.establishments, 'min_establishments', {n},
                    'vestigingsnummers', pp.vestigingsnummers,
-                   'verblijfsobject_ids', pp.verblijfsobject_ids) AS evidence,
+                   'verblijfsobject_ids', pp.verblijfsobject_ids,
+                   'verblijfsobjecten_in_pand', pu.verblijfsobjecten,
+                   'gebruiksdoelen_in_pand', pu.gebruiksdoelen) AS evidence,
        ST_X(ST_Centroid(p.geometry)) AS x, ST_Y(ST_Centroid(p.geometry)) AS y
-FROM per_pand pp LEFT JOIN (SELECT pand_id, any_value(geometry) AS geometry FROM bag.pand GROUP BY pand_id) p
+FROM per_pand pp
+JOIN pand_units pu USING (pand_id)
+LEFT JOIN (SELECT pand_id, any_value(geometry) AS geometry FROM bag.pand GROUP BY pand_id) p
      USING (pand_id)""",
+    )
+
+
+def many_companies_at_address_sql(cfg: SignalsConfig) -> str:
+    """One verblijfsobject (one address) holding many active vestigingen: a letterbox address.
+
+    Reported on the verblijfsobject's hoofdadres with its lowest pand id; the evidence lists the
+    vestigingen with their start dates and the object's gebruiksdoelen.
+    """
+    n = cfg.many_companies_at_address.min_establishments
+    return _finish(
+        "many_companies_at_address",
+        [
+            _VESTIGING_LOC,
+            _ACTIVE,
+            _GEBRUIKSDOELEN,
+            f"""per_vbo AS (
+    SELECT verblijfsobject_id, count(DISTINCT vestigingsnummer) AS establishments,
+           list(DISTINCT {{'vestigingsnummer': vestigingsnummer, 'datum_aanvang': datum_aanvang}})
+               AS vestigingen
+    FROM active WHERE verblijfsobject_id IS NOT NULL
+    GROUP BY verblijfsobject_id
+    HAVING count(DISTINCT vestigingsnummer) >= {n}
+)""",
+        ],
+        f"""SELECT vo.hoofdadres_id AS nummeraanduiding_id, pv.verblijfsobject_id, vp.pand_id,
+       NULL AS openbare_ruimte_id,
+       json_object('establishments', pv.establishments, 'min_establishments', {n},
+                   'vestigingen', list_sort(pv.vestigingen),
+                   'gebruiksdoelen', coalesce(g.doelen, []::VARCHAR[])) AS evidence,
+       vo.x, vo.y
+FROM per_vbo pv
+JOIN bag.verblijfsobject vo USING (verblijfsobject_id)
+LEFT JOIN gebruiksdoelen g USING (verblijfsobject_id)
+LEFT JOIN vbo_pand vp USING (verblijfsobject_id)""",
     )
 
 
@@ -406,10 +484,6 @@ _RESIDENTS = """residents AS (
     FROM persoon_loc WHERE verblijfsobject_id IS NOT NULL
     GROUP BY verblijfsobject_id
 )"""
-_GEBRUIKSDOELEN = """gebruiksdoelen AS (
-    SELECT verblijfsobject_id, list_sort(list(DISTINCT lower(gebruiksdoel))) AS doelen
-    FROM bag.verblijfsobject_gebruiksdoel GROUP BY verblijfsobject_id
-)"""
 
 
 def overcrowding_sql(cfg: SignalsConfig) -> str:
@@ -453,45 +527,57 @@ WHERE NOT list_contains(coalesce(g.doelen, []::VARCHAR[]), 'woonfunctie')
     )
 
 
-# -- 5. company churn ----------------------------------------------------------------------------
+# -- 5. company churn (turnover) ---------------------------------------------------------------
 
 
 def company_churn_sql(cfg: SignalsConfig) -> str:
+    """Turnover at one address: vestigingen that came and went, not vestigingen that arrived.
+
+    In the window ``(ref - window_months, ref]``, per nummeraanduiding: *ended* = vestigingen
+    whose datum_einde falls in the window; *short-lived* = ended ones that also started in the
+    window. Fires when ended >= ``min_ended`` or short-lived >= ``min_short_lived``. Registrations
+    alone never fire it (a new business centre is growth, not churn). The evidence lists every
+    vestiging that started or ended in the window with its start, end and lifetime in days.
+    """
     cc = cfg.company_churn
     window = f"CAST(ref.d - INTERVAL {cc.window_months} MONTH AS DATE)"
     return _finish(
         "company_churn",
         [
             _VESTIGING_LOC,
-            f"""events AS (
-    SELECT v.nummeraanduiding_id, v.verblijfsobject_id, v.vestigingsnummer, 'registration' AS kind,
-           v.datum_aanvang AS datum
+            f"""moves AS (
+    SELECT v.nummeraanduiding_id, v.verblijfsobject_id, v.vestigingsnummer, v.datum_aanvang, v.datum_einde,
+           (v.datum_aanvang > {window} AND v.datum_aanvang <= ref.d) AS started,
+           (v.datum_einde > {window} AND v.datum_einde <= ref.d) AS ended
     FROM vestiging_loc v, ref
-    WHERE v.datum_aanvang > {window} AND v.datum_aanvang <= ref.d
-    UNION ALL
-    SELECT v.nummeraanduiding_id, v.verblijfsobject_id, v.vestigingsnummer, 'deregistration',
-           v.datum_einde
-    FROM vestiging_loc v, ref
-    WHERE v.datum_einde > {window} AND v.datum_einde <= ref.d
+    WHERE v.nummeraanduiding_id IS NOT NULL
+      AND ((v.datum_aanvang > {window} AND v.datum_aanvang <= ref.d)
+           OR (v.datum_einde > {window} AND v.datum_einde <= ref.d))
+)""",
+            f"""per_address AS (
+    SELECT nummeraanduiding_id, any_value(verblijfsobject_id) AS verblijfsobject_id,
+           count(DISTINCT vestigingsnummer) FILTER (WHERE started) AS registrations,
+           count(DISTINCT vestigingsnummer) FILTER (WHERE ended) AS deregistrations,
+           count(DISTINCT vestigingsnummer) FILTER (WHERE started AND ended) AS short_lived,
+           list(DISTINCT {{'vestigingsnummer': vestigingsnummer, 'datum_aanvang': datum_aanvang,
+                          'datum_einde': datum_einde,
+                          'lifetime_days': datum_einde - datum_aanvang}}) AS vestigingen
+    FROM moves GROUP BY nummeraanduiding_id
+    HAVING count(DISTINCT vestigingsnummer) FILTER (WHERE ended) >= {cc.min_ended}
+        OR count(DISTINCT vestigingsnummer) FILTER (WHERE started AND ended) >= {cc.min_short_lived}
 )""",
         ],
-        f"""SELECT e.nummeraanduiding_id, any_value(e.verblijfsobject_id) AS verblijfsobject_id,
-       any_value(vp.pand_id) AS pand_id, NULL AS openbare_ruimte_id,
-       json_object('events', count(*),
-                   'registrations', count(*) FILTER (WHERE e.kind = 'registration'),
-                   'deregistrations', count(*) FILTER (WHERE e.kind = 'deregistration'),
-                   'min_events', {cc.min_events}, 'window_months', {cc.window_months},
-                   'window_start', any_value({window}), 'window_end', any_value(ref.d),
-                   'vestigingen', list({{'vestigingsnummer': e.vestigingsnummer, 'event': e.kind,
-                                        'datum': e.datum}} ORDER BY e.datum, e.vestigingsnummer, e.kind))
-           AS evidence,
-       any_value(vo.x) AS x, any_value(vo.y) AS y
-FROM events e CROSS JOIN ref
-LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = e.verblijfsobject_id
-LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = e.verblijfsobject_id
-WHERE e.nummeraanduiding_id IS NOT NULL
-GROUP BY e.nummeraanduiding_id
-HAVING count(*) >= {cc.min_events}""",
+        f"""SELECT pa.nummeraanduiding_id, pa.verblijfsobject_id, vp.pand_id, NULL AS openbare_ruimte_id,
+       json_object('registrations', pa.registrations, 'deregistrations', pa.deregistrations,
+                   'short_lived', pa.short_lived,
+                   'min_ended', {cc.min_ended}, 'min_short_lived', {cc.min_short_lived},
+                   'window_months', {cc.window_months},
+                   'window_start', {window}, 'window_end', ref.d,
+                   'vestigingen', list_sort(pa.vestigingen)) AS evidence,
+       vo.x, vo.y
+FROM per_address pa CROSS JOIN ref
+LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = pa.verblijfsobject_id
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pa.verblijfsobject_id""",
     )
 
 
@@ -598,7 +684,17 @@ def _cases(instruments: list[str], window: str, columns: str) -> str:
 
 
 def enforcement_history_sql(cfg: SignalsConfig) -> str:
+    """Case addresses (``via: case``) and the addresses of their residents' relatives (``via: family``).
+
+    A case address gets one row with its cases, its number of residents and the pseudonymised
+    relatives living elsewhere. Every other address in the municipality where a relative of a
+    resident of a case address lives (relations in ``family_relations``, first degree, from
+    ``brp.relatie``; living persons only) gets its own row: the relation (what the person at this
+    address is of the resident, e.g. ``ouder``), the case address and its case ids, never a person.
+    """
     eh = cfg.enforcement_history
+    relations = sql_list(eh.family_relations) if eh.family_relations else None
+    in_relations = f"rel.relatie IN {relations}" if relations else "false"
     return _finish(
         "enforcement_history",
         [
@@ -615,21 +711,37 @@ def enforcement_history_sql(cfg: SignalsConfig) -> str:
     SELECT pa.nummeraanduiding_id, pl.persoon_id
     FROM per_address pa JOIN persoon_loc pl ON pl.verblijfsobject_id = pa.verblijfsobject_id
 )""",
-            """family AS (
-    SELECT r.nummeraanduiding_id,
-           list_sort(list(DISTINCT {'persoon_id': rel.gerelateerde_id, 'relatie': rel.relatie,
-                                    'nummeraanduiding_id': f.nummeraanduiding_id})) AS members
+            f"""relatives AS (
+    SELECT r.nummeraanduiding_id AS case_nummeraanduiding_id, rel.gerelateerde_id, rel.relatie,
+           f.nummeraanduiding_id, f.verblijfsobject_id
     FROM residents r
     JOIN brp.relatie rel ON rel.persoon_id = r.persoon_id
     JOIN persoon_loc f ON f.persoon_id = rel.gerelateerde_id
     JOIN per_address pa ON pa.nummeraanduiding_id = r.nummeraanduiding_id
-    WHERE f.verblijfsobject_id IS NOT NULL
+    WHERE {in_relations}
+      AND f.verblijfsobject_id IS NOT NULL
       AND f.verblijfsobject_id IS DISTINCT FROM pa.verblijfsobject_id
-    GROUP BY r.nummeraanduiding_id
+)""",
+            """family AS (
+    SELECT case_nummeraanduiding_id AS nummeraanduiding_id,
+           list_sort(list(DISTINCT {'persoon_id': gerelateerde_id, 'relatie': relatie,
+                                    'nummeraanduiding_id': nummeraanduiding_id})) AS members
+    FROM relatives GROUP BY case_nummeraanduiding_id
+)""",
+            """family_address AS (
+    SELECT rv.nummeraanduiding_id, any_value(rv.verblijfsobject_id) AS verblijfsobject_id,
+           list_sort(list(DISTINCT {'relatie': rv.relatie,
+                                    'case_nummeraanduiding_id': rv.case_nummeraanduiding_id,
+                                    'zaak_ids': list_transform(pa.zaken, z -> z.zaak_id),
+                                    'instruments': list_sort(list_distinct(
+                                        list_transform(pa.zaken, z -> z.instrument)))})) AS links
+    FROM relatives rv JOIN per_address pa ON pa.nummeraanduiding_id = rv.case_nummeraanduiding_id
+    WHERE rv.nummeraanduiding_id IS NOT NULL
+    GROUP BY rv.nummeraanduiding_id
 )""",
         ],
         f"""SELECT pa.nummeraanduiding_id, pa.verblijfsobject_id, vp.pand_id, NULL AS openbare_ruimte_id,
-       json_object('zaken', pa.zaken, 'window_years', {eh.window_years},
+       json_object('via', 'case', 'zaken', pa.zaken, 'window_years', {eh.window_years},
                    'residents', (SELECT count(DISTINCT persoon_id) FROM residents r
                                  WHERE r.nummeraanduiding_id = pa.nummeraanduiding_id),
                    'family_elsewhere', coalesce(f.members, [])) AS evidence,
@@ -637,7 +749,14 @@ def enforcement_history_sql(cfg: SignalsConfig) -> str:
 FROM per_address pa
 LEFT JOIN family f USING (nummeraanduiding_id)
 LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = pa.verblijfsobject_id
-LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pa.verblijfsobject_id""",
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = pa.verblijfsobject_id
+UNION ALL
+SELECT fa.nummeraanduiding_id, fa.verblijfsobject_id, vp.pand_id, NULL AS openbare_ruimte_id,
+       json_object('via', 'family', 'family', fa.links, 'window_years', {eh.window_years}) AS evidence,
+       vo.x, vo.y
+FROM family_address fa
+LEFT JOIN bag.verblijfsobject vo ON vo.verblijfsobject_id = fa.verblijfsobject_id
+LEFT JOIN vbo_pand vp ON vp.verblijfsobject_id = fa.verblijfsobject_id""",
     )
 
 
@@ -663,6 +782,7 @@ GROUP BY c.nummeraanduiding_id""",
 
 FLAG_SQL: dict[str, Callable[[SignalsConfig], str]] = {
     "many_companies_in_building": many_companies_in_building_sql,
+    "many_companies_at_address": many_companies_at_address_sql,
     "identical_businesses_in_street": identical_businesses_in_street_sql,
     "identical_businesses_nearby": identical_businesses_nearby_sql,
     "overcrowding": overcrowding_sql,
