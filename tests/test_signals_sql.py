@@ -375,6 +375,27 @@ def test_identical_businesses_in_street(cfg):
     ]
 
 
+def test_vulnerable_sectors_read_both_sbi_versions(cfg):
+    town = Town()
+    # car trade on street 1 in both versions: SBI 2025 retail (4781x) and wholesale (4671x) of
+    # cars stand for SBI 2008 4511
+    codes = [("4511", "2008"), ("45112", "2008"), ("47810", "2025"), ("46710", "2025"), ("47811", "2025")]
+    for n, (code, versie) in enumerate(codes, start=1):
+        town.address(n, street=1, doelen=("winkelfunctie",))
+        town.vestiging(vbo_n=n, sbi=code, sbi_versie=versie)
+    # street 2: SBI 2008 4781 is market stalls (food), not car trade; 45201 is repair, not trade
+    for n, (code, versie) in enumerate([("4781", "2008"), ("47811", "2008"), ("45201", "2008")], start=11):
+        town.address(n, street=2, doelen=("winkelfunctie",))
+        town.vestiging(vbo_n=n, sbi=code, sbi_versie=versie)
+    town.address(14, street=2, doelen=("winkelfunctie",))
+    town.vestiging(vbo_n=14, sbi="4511")
+    town.address(15, street=2, doelen=("winkelfunctie",))
+    town.vestiging(vbo_n=15, sbi="96220", sbi_versie="2025")  # nail studio: SBI 2008 9602
+    rows = run(town, "identical_businesses_in_street", cfg)
+    assert [(r["openbare_ruimte_id"], r["evidence"]["sector"]) for r in rows] == [(opr(1), "4511")]
+    assert rows[0]["evidence"]["establishments"] == 5
+
+
 def test_identical_businesses_nearby_one_flag_per_cluster(cfg):
     town = Town()
     # a cluster of 5 nail studios within 100 m of address 3 (spread over four streets),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from assets.signals.config import load_config
 from sources.bsn import is_valid_bsn
 from sources.synthetic import generate
 from sources.synthetic.generator import FLAGS, KVK_COLUMNS, VULNERABLE, ZAAK_COLUMNS
@@ -344,7 +345,7 @@ def test_ground_truth_has_every_flag_and_matches_the_data(municipality: Path) ->
 # Computes every flag from the generated files with the catalogue's default thresholds, so the
 # test shows that planted patterns fire exactly and the background fires nothing.
 
-SBI_2025_TO_2008 = {"9621": "9602", "9622": "9609", "4740": "4742", "4510": "4511", "5226": "5229"}
+SBI_2025_TO_2008 = load_config().identical_businesses.sbi2025_to_2008
 FREE_TEXT = re.compile(
     r"^(?P<street>.+?) (?P<hn>\d+)(?:\s?[-/]?\s?(?P<suffix>[A-Za-z0-9]+))?, (?P<pc>\d{4} ?[A-Za-z]{2})"
 )
