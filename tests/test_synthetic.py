@@ -278,8 +278,9 @@ def test_every_resident_lives_at_a_generated_address(
         assert num.findtext("Objecten:huisletter", namespaces=NS) == p.get("08.11.30")
 
 
-def test_families_are_linked_both_ways(municipality: Path) -> None:
-    header, rows = _lo3(municipality)
+def _links(out: Path) -> dict[str, dict[str, set[str]]]:
+    """BSN -> relation (ouder, partner, kind) -> BSNs of the related persons, from LO3 and Haal Centraal."""
+    header, rows = _lo3(out)
     links: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     current = None
     for row in rows:
@@ -289,11 +290,16 @@ def test_families_are_linked_both_ways(municipality: Path) -> None:
         for cat, kind in (("02", "ouder"), ("03", "ouder"), ("05", "partner"), ("09", "kind")):
             if f"{cat}.01.20" in values:
                 links[current][kind].add(values[f"{cat}.01.20"])
-    for p in _haal_centraal(municipality):
+    for p in _haal_centraal(out):
         for key, kind in (("ouders", "ouder"), ("partners", "partner"), ("kinderen", "kind")):
             links[p["burgerservicenummer"]][kind].update(
                 r["burgerservicenummer"] for r in p.get(key, []) if "burgerservicenummer" in r
             )
+    return links
+
+
+def test_families_are_linked_both_ways(municipality: Path) -> None:
+    links = _links(municipality)
     inverse = {"ouder": "kind", "kind": "ouder", "partner": "partner"}
     checked = Counter()
     for person, kinds in links.items():
@@ -404,26 +410,29 @@ def _reference_flags(out: Path, bag: dict[str, list[etree._Element]]) -> Counter
 
     flags: Counter = Counter()
     # KvK
-    active, events = [], Counter()
+    active, ended, short_lived = [], Counter(), Counter()
     window = _months_before(STAND, 24)
     for v in _csv(out / "kvk" / "vestigingen.csv"):
         start, end = _ymd(v["datum_aanvang"]), _ymd(v["datum_einde"])
         num, vbo = locate(*(v[k] for k in KVK_COLUMNS[15:17] + KVK_COLUMNS[13:14] + KVK_COLUMNS[10:13]))
-        for d in (start, end):
-            if num and d and window < d <= STAND:
-                events[num] += 1
+        if num and end and window < end <= STAND:
+            ended[num] += 1
+            short_lived[num] += window < start <= STAND
         if start <= STAND and (end is None or end > STAND):
             if num is None or num not in nums or num in withdrawn:
                 flags["address_not_in_bag", num or ""] += 1
             code = v["sbi_codes"].split("|")[0]
-            sector = SBI_2025_TO_2008.get(code[:4], code[:4]) if v["sbi_versie"] == "2025" else code[:4]
+            versie = v["sbi_versie"] or ("2008" if len(code) == 4 or code[:2] == "45" else "2025")
+            sector = SBI_2025_TO_2008.get(code[:4], code[:4]) if versie == "2025" else code[:4]
             active.append((v["vestigingsnummer"], num, vbo, sector))
     per_pand = defaultdict(set)
     for nr, _, vbo, _ in active:
         for pand in info.get(vbo, {}).get("panden", ()):
             per_pand[pand].add(nr)
     flags.update(("many_companies_in_building", p) for p, s in per_pand.items() if len(s) >= 10)
-    flags.update(("company_churn", n) for n, k in events.items() if k >= 6)
+    per_vbo = Counter(vbo for _, _, vbo, _ in active if vbo in info)
+    flags.update(("many_companies_at_address", info[v]["hoofd"]) for v, k in per_vbo.items() if k >= 5)
+    flags.update(("company_churn", n) for n in ended if ended[n] >= 4 or short_lived[n] >= 3)
     vulnerable = [(num, vbo, s) for _, num, vbo, s in active if s in VULNERABLE and num]
     flags.update(("identical_businesses_in_street", o) for (o, s), k in Counter(
         (opr_of[num], s) for num, _, s in vulnerable).items() if k >= 5)  # fmt: skip
@@ -438,8 +447,10 @@ def _reference_flags(out: Path, bag: dict[str, list[etree._Element]]) -> Counter
             flags["identical_businesses_nearby", num] += 1
     # BRP
     residents: dict[str, list[int]] = defaultdict(list)
+    home: dict[str, tuple[str | None, str | None]] = {}
     for p in _persons(out):
         num, vbo = locate(*(p.get(f"08.11.{e}", "") for e in ("90", "80", "60", "20", "30", "40")))
+        home[p["01.01.20"]] = (num, vbo)
         if num is None or num not in nums or num in withdrawn:
             flags["address_not_in_bag", num or ""] += 1
         if vbo in info:
@@ -453,7 +464,8 @@ def _reference_flags(out: Path, bag: dict[str, list[etree._Element]]) -> Counter
             flags["residents_at_non_residential", info[vbo]["hoofd"]] += 1
         elif adults >= 4 and info[vbo]["opp"] < 12 * adults:
             flags["overcrowding", info[vbo]["hoofd"]] += 1
-    # Cases
+    # Cases, and the addresses of the first-degree relatives of the residents of a closed address
+    links = _links(out)
     seen_cases = set()
     for z in _csv(out / "handhaving" / "zaken.csv"):
         num, vbo, pc, hn, hl, ht = z["bag_nummeraanduiding_id"], z["bag_verblijfsobject_id"], "", "", "", ""
@@ -462,10 +474,16 @@ def _reference_flags(out: Path, bag: dict[str, list[etree._Element]]) -> Counter
             assert match, z["adres"]
             pc, hn, suffix = match["pc"], match["hn"], match["suffix"] or ""
             hl, ht = (suffix, "") if len(suffix) == 1 and suffix.isalpha() else ("", suffix)
-        num, _ = locate(num, vbo, pc, hn, hl, ht)
+        num, vbo = locate(num, vbo, pc, hn, hl, ht)
         start = _ymd(z["datum_start"])
         if num and z["instrument"] in ("opiumwet_13b", "wet_victor") and start > date(STAND.year - 5, 11, 1):
             seen_cases.add(("enforcement_history", num))
+            for bsn in [b for b, (_, at) in home.items() if at and at == vbo]:  # residents
+                for relatives in links[bsn].values():
+                    for other in relatives:
+                        other_num, other_vbo = home.get(other, (None, None))
+                        if other_vbo and other_vbo != vbo:
+                            seen_cases.add(("enforcement_history", other_num))
         if num and z["instrument"] == "agressie_incident" and start > _months_before(STAND, 12):
             seen_cases.add(("staff_safety", num))
     flags.update(seen_cases)
@@ -479,6 +497,31 @@ def test_planted_patterns_fire_exactly_and_background_fires_nothing(
     for r in _ground_truth(municipality):
         expected[r["flag"], r["nummeraanduiding_id"] or r["pand_id"] or r["openbare_ruimte_id"]] += 1
     assert _reference_flags(municipality, bag) == expected
+
+
+def test_the_dense_shape_differs_and_still_fires_only_planted_patterns(tmp_path: Path) -> None:
+    """The second shape: other proportions, KvK history, vestigingen without a main activity, SBI
+    codes without a version or in SBI 2025, house numbers with letters and additions."""
+    out = tmp_path / "dense-shape"
+    summary = generate(out, 2000, 5, stand_date=STAND, shape="dense")
+    assert json.loads((out / "manifest.json").read_text())["shape"] == "dense"
+    vestigingen = _csv(out / "kvk" / "vestigingen.csv")
+    per_num = Counter(v["bag_nummeraanduiding_id"] for v in vestigingen if v["bag_nummeraanduiding_id"])
+    assert sum(v["datum_einde"] != "" for v in vestigingen) > 0.2 * len(vestigingen)  # history
+    assert max(per_num.values()) >= 3
+    assert sum(v["sbi_codes"] == "" for v in vestigingen) > 0.1 * len(vestigingen)  # no activity
+    assert any(v["sbi_versie"] == "" and len(v["sbi_codes"]) == 5 for v in vestigingen)
+    assert any(v["sbi_codes"] == "45201" and v["sbi_versie"] == "" for v in vestigingen)
+    assert any(v["huisletter"] and v["huisnummertoevoeging"] for v in vestigingen)
+    assert summary.counts["flag_company_churn"] == 2  # one occurrence per 1,000 addresses
+    objects: dict[str, list[etree._Element]] = defaultdict(list)
+    for object_type, files in _deelbestanden(out).items():
+        for _, data in files:
+            objects[object_type].extend(etree.fromstring(data).iterfind(".//{*}bagObject/*"))
+    expected = Counter()
+    for r in _ground_truth(out):
+        expected[r["flag"], r["nummeraanduiding_id"] or r["pand_id"] or r["openbare_ruimte_id"]] += 1
+    assert _reference_flags(out, objects) == expected
 
 
 def test_free_text_case_addresses_parse_with_the_project_normaliser(municipality: Path) -> None:

@@ -3,8 +3,11 @@
 Background data is built so that no signal of docs/SIGNALS.md can fire on it; every planted
 pattern fires exactly and is listed in ``ground_truth.csv``. The guarantees, per flag:
 
-* many_companies_in_building: background vestigingen are capped at 3 per pand (all, active or
-  not) and 1 per nummeraanduiding; planted buildings hold 12-16 active ones.
+* many_companies_in_building: background vestigingen are capped at 3 active per pand and 1
+  active per nummeraanduiding; planted buildings hold 12-16 active ones (4 units with 3-4 each)
+  or 10-13 (a business centre: one per unit, all registered in the last 2 years).
+* many_companies_at_address: background has at most 1 active vestiging per verblijfsobject;
+  planted letterbox addresses hold 5-7 active ones in one office unit.
 * identical_businesses_in_street / _nearby: background vulnerable-sector vestigingen exist only
   on rows with ``row % 10 < 7``, one sector per row (``BACKGROUND_CLASS``), at most 2 per street,
   and only on plots 10-18 (the middle 90 m of a 300 m street). Streets sharing a sector are
@@ -12,10 +15,18 @@ pattern fires exactly and is listed in ``ground_truth.csv``. The guarantees, per
   Planted clusters sit on rows 8/9, whose neighbours within 100 m carry other sectors.
 * overcrowding: background households have at most 3 adults and >= 15 m2 per adult.
 * residents_at_non_residential: background persons live only in woonfunctie units.
-* company_churn: background has at most one vestiging per nummeraanduiding (<= 2 events).
+* company_churn (turnover): background has one vestiging per nummeraanduiding plus, by shape
+  (``shapes.predecessors``), at most 2 predecessors of a year or more: at most 2 ended and 1
+  short-lived in any 24 months. Planted churn: 3 short-lived + 1 active, or 4 long-standing that
+  ended in the window + 1 newcomer (``shapes.Shape.churn_variant``). Business centres are growth.
 * address_not_in_bag: background KvK/BRP addresses are current, issued nummeraanduidingen.
 * enforcement_history / staff_safety: background opiumwet_13b / wet_victor cases started more
-  than 5 years, agressie_incident cases more than 12 months, before the stand date.
+  than 5 years, agressie_incident cases more than 12 months, before the stand date. A planted
+  closure's family: parents and a minor at the case address, an adult child at another address
+  of the street (flagged ``via: family``); other relatives live outside the municipality.
+
+The shape of the background (proportions, KvK history, SBI habits, letters and additions) comes
+from :mod:`sources.synthetic.shapes`.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from sources.synthetic import bag_xml, lo3, names, schedule
+from sources.synthetic import bag_xml, lo3, names, schedule, shapes
 from sources.synthetic.bag_xml import BagExtractWriter, Voorkomen
 from sources.synthetic.identifiers import GEMEENTECODE, WOONPLAATS_ID, ANummers, BagIds, BsnPool, postcode
 from sources.synthetic.model import (
@@ -149,6 +160,7 @@ ZAAK_COLUMNS = (
 GROUND_TRUTH_COLUMNS = ("flag", "nummeraanduiding_id", "pand_id", "openbare_ruimte_id", "note")
 FLAGS = (
     "many_companies_in_building",
+    "many_companies_at_address",
     "identical_businesses_in_street",
     "identical_businesses_nearby",
     "overcrowding",
@@ -177,15 +189,19 @@ def _days(rng: random.Random, low: int, high: int) -> timedelta:
 class _Municipality:
     """Generation state shared across streets: counters, open output files, totals."""
 
-    def __init__(self, stage: Path, addresses: int, seed: int, stand: date, max_objects: int):
+    def __init__(
+        self, stage: Path, addresses: int, seed: int, stand: date, max_objects: int, shape: shapes.Shape
+    ):
+        self.shape = shape
         self.addresses = addresses
         self.seed = seed
         self.stand = stand
         self.n_streets = max(1, min(MAX_STREETS, round(addresses / ADDRESSES_PER_STREET)))
         self.cols, self.rows = schedule.grid(self.n_streets)
-        self.plan = schedule.plan(addresses, self.n_streets)
+        self.plan = schedule.plan(addresses, self.n_streets, shape.addresses_per_occurrence)
         self.ids = BagIds()
-        self.bsns = BsnPool(schedule.MAX_PLANTED_PERSONS * schedule.occurrences(addresses))
+        occurrences = schedule.occurrences(addresses, shape.addresses_per_occurrence)
+        self.bsns = BsnPool(schedule.MAX_PLANTED_PERSONS * occurrences)
         self.people = People(stand, self.bsns, ANummers())
         self.used_addresses = 0
         self.counts: dict[str, int] = dict.fromkeys(
@@ -346,14 +362,15 @@ class _StreetBuilder:
         doelen = (
             ["woonfunctie", "kantoorfunctie"] if self.rng.random() < 0.05 and not planted else ["woonfunctie"]
         )
-        return self.unit(b, doelen, self.rng.randint(70, 170))
+        return self.unit(b, doelen, self.rng.randint(70, 170), shapes.house_letter(self.rng, self.m.shape))
 
     def apartments(self, plot: tuple[int, int], count: int, planted: str | None = None) -> Building:
         b = self.building("apartment", plot, planted)
         letters = count <= 10 and self.rng.random() < 0.5
         for k in range(count):
             label = chr(ord("A") + k) if letters else None
-            self.unit(b, ["woonfunctie"], self.rng.randint(45, 110), label, None if letters else str(k + 1))
+            letter, toev = shapes.apartment_label(self.m.shape, k) or (label, None if letters else str(k + 1))
+            self.unit(b, ["woonfunctie"], self.rng.randint(45, 110), letter, toev)
         return b
 
     def shop(
@@ -413,11 +430,12 @@ class _StreetBuilder:
                 self.apartments(plot, min(remaining, max(4, round(per_plot * rng.uniform(0.7, 1.3)))))
             else:
                 r = rng.random()
-                if r < 0.55 or remaining < 2:
+                house, flats, shop = self.m.shape.building_mix
+                if r < house or remaining < 2:
                     self.house(plot)
-                elif r < 0.82 and remaining >= 4:
+                elif r < flats and remaining >= 4:
                     self.apartments(plot, min(remaining, rng.randint(4, 10)))
-                elif r < 0.94:
+                elif r < shop:
                     b = self.shop(plot, min(remaining - 1, rng.randint(0, 2)), two_panden=rng.random() < 0.08)
                     if rng.random() < 0.05 and self.used < self.budget:
                         self.nevenadres(b.units[0], b)
@@ -508,19 +526,11 @@ class _StreetBuilder:
                     "residents_at_non_residential", num=u.adres.num_id, note=f"gebruiksdoel={doel}"
                 )
             elif pattern == "churn":
-                b = self.shop(self.take_plot(), 0, planted=pattern)
-                u = b.units[0]
-                sbi = [rng.choice(SBI_RETAIL_2008)]
-                for k, months in enumerate((21, 16, 11, 6)):
-                    start = stand - timedelta(days=months * 30 + rng.randint(0, 20))
-                    end = None if k == 3 else start + timedelta(days=rng.randint(60, 120))
-                    self.vestigingen.append(_Vestiging(u, sbi, start, end))
-                    u.vestigingen += 1
-                m.ground_truth(
-                    "company_churn",
-                    num=u.adres.num_id,
-                    note="registrations=4;deregistrations=3;window_months=24",
-                )
+                self.plant_churn()
+            elif pattern == "business_centre":
+                self.plant_business_centre()
+            elif pattern == "letterbox":
+                self.plant_letterbox()
             elif pattern == "kvk_unknown":
                 number = 901 + occ % 49
                 address = self.delivered_address(number)
@@ -596,12 +606,64 @@ class _StreetBuilder:
                     num=home.adres.num_id,
                     note=f"instrument={pattern};relatives_elsewhere=1",
                 )
+                m.ground_truth(
+                    "enforcement_history", num=elsewhere.adres.num_id, note=f"instrument={pattern};via=family"
+                )
             elif pattern == "agressie":
                 u = self.house(self.take_plot(), planted=pattern)
                 team = rng.choice(TEAMS)
                 self.case("agressie_incident", u, stand - _days(rng, 20, 330), "afgerond", team=team)
                 m.ground_truth("staff_safety", num=u.adres.num_id, note=f"team={team}")
         return planted_people
+
+    # ----------------------------------------------------------------------------- company patterns
+    def plant_churn(self) -> None:
+        """Turnover at one shop: vestigingen that came and went (variant per shape)."""
+        rng, m, stand = self.rng, self.m, self.m.stand
+        u = self.shop(self.take_plot(), 0, planted="churn").units[0]
+        sbi = [rng.choice(SBI_RETAIL_2008)]
+        before = len(self.vestigingen)
+        if m.shape.churn_variant == "closures":  # 4 long-standing ones closed in the window
+            for months in (20, 14, 9, 3):
+                start = stand - _days(rng, 4 * 365, 9 * 365)
+                end = stand - timedelta(days=months * 30 + rng.randint(0, 20))
+                self.vestigingen.append(_Vestiging(u, sbi, start, end))
+            self.vestigingen.append(_Vestiging(u, sbi, stand - _days(rng, 20, 60), None))
+            note = "ended=4;short_lived=0;window_months=24"
+        else:  # 3 short-lived registrations, the fourth still active
+            for k, months in enumerate((21, 16, 11, 6)):
+                start = stand - timedelta(days=months * 30 + rng.randint(0, 20))
+                end = None if k == 3 else start + timedelta(days=rng.randint(60, 120))
+                self.vestigingen.append(_Vestiging(u, sbi, start, end))
+            note = "ended=3;short_lived=3;window_months=24"
+        u.vestigingen += len(self.vestigingen) - before
+        m.ground_truth("company_churn", num=u.adres.num_id, note=note)
+
+    def plant_business_centre(self) -> None:
+        """A new business centre: 10-13 units, one company each, all registered in the last 2 years.
+
+        Growth, not churn: many companies in the building, none at one address, none ended.
+        """
+        rng, m = self.rng, self.m
+        b = self.office(self.take_plot(), rng.randint(10, 13), planted="business_centre")
+        for u in b.units:
+            start = m.stand - _days(rng, 20, 700)
+            self.vestigingen.append(_Vestiging(u, [rng.choice(SBI_OFFICE_2008)], start, None))
+            u.vestigingen += 1
+        m.ground_truth(
+            "many_companies_in_building", pand=b.panden[0].pand_id, note=f"active_vestigingen={len(b.units)}"
+        )
+
+    def plant_letterbox(self) -> None:
+        """A letterbox address: 5-7 active companies registered at one office unit."""
+        rng, m = self.rng, self.m
+        u = self.office(self.take_plot(), 1, planted="letterbox").units[0]
+        count = rng.randint(5, 7)
+        for _ in range(count):
+            start = m.stand - _days(rng, 30, 3 * 365)
+            self.vestigingen.append(_Vestiging(u, [rng.choice(SBI_SHELL_2008)], start, None))
+        u.vestigingen += count
+        m.ground_truth("many_companies_at_address", num=u.adres.num_id, note=f"active_vestigingen={count}")
 
     def delivered_address(self, number: int, lo3: bool = False) -> dict[str, str]:
         if lo3:
@@ -619,6 +681,12 @@ class _StreetBuilder:
         start = self.m.stand - _days(self.rng, 200, 6 * 365)
         self.vestigingen.append(_Vestiging(u, [self.rng.choice(VULNERABLE_CODES[cls])], start, None))
         u.vestigingen += 1
+
+    def history(self, u: Unit, start: date) -> None:
+        """Predecessors of a background vestiging (shape-dependent KvK history): ended, not active."""
+        pool = SBI_RETAIL_2008 if "winkelfunctie" in u.doelen else SBI_OFFICE_2008
+        for begin, end in shapes.predecessors(self.rng, self.m.shape, start):
+            self.vestigingen.append(_Vestiging(u, [self.rng.choice(pool)], begin, end))
 
     # ----------------------------------------------------------------------------- people
     def households(self, planted: list[tuple[str, list[Person]]]) -> None:
@@ -659,7 +727,8 @@ class _StreetBuilder:
 
     # ----------------------------------------------------------------------------- businesses
     def background_businesses(self) -> None:
-        rng = self.rng
+        rng, shape = self.rng, self.m.shape
+        share_business, share_other = shape.business_share
         cls = BACKGROUND_CLASS[self.row % 10] if self.row % 10 < 7 else None
         for b in self.street.buildings:
             if b.planted or b.kind == "demolished":
@@ -669,7 +738,7 @@ class _StreetBuilder:
                 if u.planted or u.vestigingen:
                     continue
                 business = "winkelfunctie" in u.doelen or "kantoorfunctie" in u.doelen
-                if rng.random() >= (0.75 if business else 0.04):
+                if rng.random() >= (share_business if business else share_other):
                     continue
                 if any(pand_load[p] >= 3 for p in u.pand_ids):
                     continue
@@ -687,7 +756,8 @@ class _StreetBuilder:
                     and rng.random() < 0.6
                 ):
                     self.vulnerable_in_street += 1
-                    v = _Vestiging(u, [rng.choice(VULNERABLE_CODES[cls])], start, end)
+                    code, versie = shapes.vulnerable_code(rng, shape, cls, VULNERABLE_CODES[cls])
+                    v = _Vestiging(u, [code], start, end, sbi_versie=versie)
                 elif rng.random() < 0.12:
                     v = _Vestiging(u, [rng.choice(SBI_2025)], start, end, sbi_versie="2025")
                 else:
@@ -696,10 +766,11 @@ class _StreetBuilder:
                     codes = [rng.choice(pool)]
                     if rng.random() < 0.2:
                         codes.append(rng.choice(SBI_HOME_2008))
-                    versie = "" if all(len(c) == 4 for c in codes) and rng.random() < 0.1 else "2008"
+                    codes, versie = shapes.sbi_codes(rng, shape, codes)
                     v = _Vestiging(u, codes, start, end, sbi_versie=versie)
                 self.vestigingen.append(v)
                 u.vestigingen += 1
+                self.history(u, start)
                 for p in u.pand_ids:
                     pand_load[p] += 1
 
@@ -878,7 +949,7 @@ class _StreetBuilder:
         m, rng = self.m, self.rng
         for v in self.vestigingen:
             kvk, vestigingsnummer = m.new_kvk()
-            cls = v.sbi[0][:4]
+            cls = v.sbi[0][:4] if v.sbi else ""
             naam = names.company_name(rng, cls)
             rechtsvorm = rng.choice(RECHTSVORMEN)
             if rechtsvorm == "Besloten Vennootschap":
@@ -1047,6 +1118,7 @@ def generate(
     *,
     stand_date: date = date(2026, 11, 1),
     max_objects_per_file: int = 10_000,
+    shape: str = "standard",
 ) -> GenerationSummary:
     """Write a synthetic municipality of ``addresses`` nummeraanduidingen to the folder ``out``.
 
@@ -1055,6 +1127,8 @@ def generate(
     """
     if addresses < 1:
         raise ValueError("addresses must be at least 1")
+    if shape not in shapes.SHAPES:
+        raise ValueError(f"unknown shape {shape!r} (known: {', '.join(shapes.SHAPES)})")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is not a folder")
@@ -1065,7 +1139,7 @@ def generate(
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     try:
-        m = _Municipality(stage, addresses, seed, stand_date, max_objects_per_file)
+        m = _Municipality(stage, addresses, seed, stand_date, max_objects_per_file, shapes.SHAPES[shape])
         try:
             m.run()
         finally:
@@ -1075,6 +1149,7 @@ def generate(
         manifest = {
             "generator": "knooppunt synthetic municipality",
             "seed": seed,
+            "shape": shape,
             "addresses": addresses,
             "stand_date": stand_date.isoformat(),
             "gemeentecode": GEMEENTECODE,

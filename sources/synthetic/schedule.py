@@ -14,6 +14,8 @@ from __future__ import annotations
 
 GENERAL_PATTERNS = (
     "many_companies",
+    "business_centre",
+    "letterbox",
     "overcrowding",
     "non_residential",
     "churn",
@@ -33,8 +35,8 @@ MAX_OCCURRENCES = 1_500
 MAX_PLANTED_PERSONS = 20
 
 
-def occurrences(addresses: int) -> int:
-    return min(MAX_OCCURRENCES, max(1, addresses // ADDRESSES_PER_OCCURRENCE))
+def occurrences(addresses: int, per_occurrence: int = ADDRESSES_PER_OCCURRENCE) -> int:
+    return min(MAX_OCCURRENCES, max(1, addresses // per_occurrence))
 
 
 def grid(n_streets: int) -> tuple[int, int]:
@@ -45,10 +47,12 @@ def grid(n_streets: int) -> tuple[int, int]:
     return cols, -(-n_streets // cols)
 
 
-def plan(addresses: int, n_streets: int) -> dict[int, list[tuple[str, int]]]:
+def plan(
+    addresses: int, n_streets: int, per_occurrence: int = ADDRESSES_PER_OCCURRENCE
+) -> dict[int, list[tuple[str, int]]]:
     """street index -> [(pattern, occurrence number)]."""
     cols, _ = grid(n_streets)
-    n = occurrences(addresses)
+    n = occurrences(addresses, per_occurrence)
     out: dict[int, list[tuple[str, int]]] = {}
 
     def spread(pattern: str, candidates: list[int], k: int, total: int) -> list[int]:
