@@ -1,6 +1,7 @@
 """Flag quality and speed: precision/recall per flag on a generated municipality, and flag time.
 
     .venv/bin/python benchmarks/flags.py --addresses 20000
+    .venv/bin/python benchmarks/flags.py --addresses 20000 --shape dense --no-timing   # 2nd shape
     .venv/bin/python benchmarks/flags.py --addresses 100000 --replicate 100   # ~10M addresses
 
 Steps: generate a municipality (``sources.synthetic.generate``), ingest it with the real loaders,
@@ -32,6 +33,7 @@ from assets.signals.evaluation import found_keys, ingest_delivery, materialise_s
 from assets.signals.sql import FLAG_SQL, READS
 from pipelines.warehouse import Warehouse, connect
 from sources.synthetic import generate
+from sources.synthetic.shapes import SHAPES
 
 ID_COLUMNS = {
     "verblijfsobject_id",
@@ -95,12 +97,16 @@ def replicate(source: Path, target: Path, copies: int) -> dict[str, int]:
     return counts
 
 
-def _same_municipality(data: Path, addresses: int, seed: int) -> bool:
+def _same_municipality(data: Path, addresses: int, seed: int, shape: str) -> bool:
     manifest = data / "manifest.json"
     if not manifest.exists():
         return False
     found = json.loads(manifest.read_text(encoding="utf-8"))
-    return found.get("addresses") == addresses and found.get("seed") == seed
+    return (
+        found.get("addresses") == addresses
+        and found.get("seed") == seed
+        and found.get("shape", "standard") == shape
+    )
 
 
 def time_sql(database: Path) -> dict[str, float]:
@@ -145,6 +151,10 @@ def main() -> None:
     )
     parser.add_argument("--addresses", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--shape", choices=sorted(SHAPES), default="standard", help="shape of the synthetic municipality"
+    )
+    parser.add_argument("--no-timing", action="store_true", help="precision/recall only, no flag timing")
     parser.add_argument("--replicate", type=int, default=0, help="copies of the staging tables for timing")
     parser.add_argument(
         "--work",
@@ -159,7 +169,7 @@ def main() -> None:
     data, warehouse = work / "data", Warehouse(work / "warehouse")
     reuse = (
         args.work is not None
-        and _same_municipality(data, args.addresses, args.seed)
+        and _same_municipality(data, args.addresses, args.seed, args.shape)
         and warehouse.path.exists()
     )
     try:
@@ -168,9 +178,12 @@ def main() -> None:
         else:
             shutil.rmtree(warehouse.root, ignore_errors=True)
             started = time.perf_counter()
-            generate(data, args.addresses, args.seed)
+            generate(data, args.addresses, args.seed, shape=args.shape)
             seconds = time.perf_counter() - started
-            print(f"generated {args.addresses} addresses (seed {args.seed}) in {seconds:.1f} s")
+            print(
+                f"generated {args.addresses} addresses (seed {args.seed}, shape {args.shape}) "
+                f"in {seconds:.1f} s"
+            )
             loads = ingest_delivery(data, warehouse)
             print("ingest: " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
         started = time.perf_counter()
@@ -188,6 +201,8 @@ def main() -> None:
             counts = f"{s.planted:7d} {s.found:6d} {s.true_positives:4d}"
             print(f"{s.flag:32} {counts} {s.precision:9.3f} {s.recall:6.3f}")
 
+        if args.no_timing:
+            return
         database = warehouse.path
         if args.replicate:
             database = work / "replicated.duckdb"

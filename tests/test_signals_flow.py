@@ -6,6 +6,7 @@ the default thresholds), checks what every flag row carries, and exports through
 
 from __future__ import annotations
 
+import csv
 import json
 
 import duckdb
@@ -35,8 +36,22 @@ def town(tmp_path_factory):
     return root / "data", warehouse, summary, result
 
 
-def test_precision_and_recall_are_one_on_planted_patterns(town):
-    data, warehouse, _, _ = town
+@pytest.fixture(scope="module")
+def dense_town(tmp_path_factory):
+    """The second, differently shaped municipality (sources/synthetic/shapes.py)."""
+    root = tmp_path_factory.mktemp("dense")
+    summary = generate(root / "data", 3000, 20202, shape="dense")
+    warehouse = Warehouse(root / "warehouse")
+    ingest_delivery(root / "data", warehouse)
+    result = materialise_signals(warehouse)
+    assert result.success
+    publish(warehouse)
+    return root / "data", warehouse, summary, result
+
+
+@pytest.mark.parametrize("municipality", ["town", "dense_town"])
+def test_precision_and_recall_are_one_on_planted_patterns(municipality, request):
+    data, warehouse, _, _ = request.getfixturevalue(municipality)
     con = duckdb.connect(str(warehouse.path), read_only=True)
     try:
         found = found_keys(con)
@@ -138,3 +153,41 @@ def test_export_writes_only_the_purposes_flags_and_logs_it(town, tmp_path):
         ("refusal", "brancheanalyse"),
     ]
     assert entries[0].row_counts["rows"] == len(pd.read_csv(tmp_path / "adreskwaliteit.csv", sep=";"))
+
+
+def test_a_relatives_address_is_a_hit_under_a_purpose_that_shows_enforcement(town):
+    from privacy.lookup import Actor, Lookup, Target
+
+    data, warehouse, _, _ = town
+    with open(data / "ground_truth.csv", encoding="utf-8", newline="") as fh:
+        family = [
+            r for r in csv.DictReader(fh) if r["flag"] == "enforcement_history" and "via=family" in r["note"]
+        ]
+    assert family
+    con = duckdb.connect(str(warehouse.path), read_only=True)
+    try:
+        target = con.execute(
+            "SELECT postcode, huisnummer, huisletter, huisnummertoevoeging FROM bag.nummeraanduiding "
+            "WHERE nummeraanduiding_id = ?",
+            [family[0]["nummeraanduiding_id"]],
+        ).fetchone()
+        evidence = json.loads(
+            con.execute(
+                "SELECT CAST(evidence AS VARCHAR) FROM signals.enforcement_history "
+                "WHERE nummeraanduiding_id = ?",
+                [family[0]["nummeraanduiding_id"]],
+            ).fetchone()[0]
+        )
+    finally:
+        con.close()
+    assert evidence["via"] == "family" and evidence["family"][0]["relatie"] == "kind"
+    assert "persoon_id" not in json.dumps(evidence)
+    address = "|".join("" if v is None else str(v) for v in target)
+    lookup = Lookup(warehouse)
+    officer = Actor("bibob1", "bibob_officer")
+    assert lookup.hit(officer, "bibob_screening", "BIBOB-2026-0001", Target("address", address)).hit
+    # the front line's purpose does not show enforcement_history: no hit there
+    frontline = Actor("balie1", "frontline")
+    assert not lookup.hit(
+        frontline, "veiligheid_medewerkers", "VMW-2026-0001", Target("address", address)
+    ).hit
