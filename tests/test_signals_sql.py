@@ -617,9 +617,13 @@ def test_enforcement_history_flags_a_relatives_address_two_streets_away(cfg):
     town.relatie(resident, child, "kind")
     town.relatie(resident, sibling, "broer")  # not a first-degree relation in brp.relatie
     town.relatie(resident, dead_child, "kind")  # deceased: not followed
+    town.address(5, street=9, panden=(5,))
+    partner = town.persoon(vbo_n=5)
+    town.relatie(partner, resident, "partner")  # recorded on the partner's person list only
     rows = run(town, "enforcement_history", cfg)
     family = {r["nummeraanduiding_id"]: r for r in rows if r["evidence"]["via"] == "family"}
-    assert set(family) == {num(2), num(3)}
+    assert set(family) == {num(2), num(3), num(5)}
+    assert family[num(5)]["evidence"]["family"][0]["relatie"] == "partner"
     parent_row = family[num(2)]
     assert (parent_row["verblijfsobject_id"], parent_row["pand_id"]) == (vbo(2), pnd(2))
     assert (parent_row["x"], parent_row["y"]) == (100500.0, 400300.0)
@@ -644,6 +648,9 @@ def test_enforcement_history_flags_a_relatives_address_two_streets_away(cfg):
             "enforcement_history": cfg.enforcement_history.model_copy(update={"family_relations": ["ouder"]})
         }
     )
+    rows = run(town, "enforcement_history", only_parents)
+    assert [r["nummeraanduiding_id"] for r in rows if r["evidence"]["via"] == "family"] == [num(2)]
+    town.relatie(child, resident, "ouder")  # the child's list names the resident as parent: still a child
     rows = run(town, "enforcement_history", only_parents)
     assert [r["nummeraanduiding_id"] for r in rows if r["evidence"]["via"] == "family"] == [num(2)]
     none = cfg.model_copy(

@@ -711,11 +711,18 @@ def enforcement_history_sql(cfg: SignalsConfig) -> str:
     SELECT pa.nummeraanduiding_id, pl.persoon_id
     FROM per_address pa JOIN persoon_loc pl ON pl.verblijfsobject_id = pa.verblijfsobject_id
 )""",
+            """links AS (  -- both directions: a relation recorded on one person list only still counts
+    SELECT persoon_id, gerelateerde_id, relatie FROM brp.relatie
+    UNION
+    SELECT gerelateerde_id, persoon_id,
+           CASE relatie WHEN 'ouder' THEN 'kind' WHEN 'kind' THEN 'ouder' ELSE relatie END
+    FROM brp.relatie
+)""",
             f"""relatives AS (
     SELECT r.nummeraanduiding_id AS case_nummeraanduiding_id, rel.gerelateerde_id, rel.relatie,
            f.nummeraanduiding_id, f.verblijfsobject_id
     FROM residents r
-    JOIN brp.relatie rel ON rel.persoon_id = r.persoon_id
+    JOIN links rel ON rel.persoon_id = r.persoon_id
     JOIN persoon_loc f ON f.persoon_id = rel.gerelateerde_id
     JOIN per_address pa ON pa.nummeraanduiding_id = r.nummeraanduiding_id
     WHERE {in_relations}
