@@ -89,7 +89,10 @@ def test_planted_violations_are_counted_with_pseudonymised_examples(real, tmp_pa
             "INSERT INTO rejects.brp VALUES ('x.csv', 'line 3', "
             f"'duplicate person {TEST_BSN}', now()::TIMESTAMP)"
         )
-        con.execute("INSERT INTO kvk.vestiging_sbi VALUES ('000000000001', '62A1', '2008', 'x', true)")
+        con.execute(
+            "INSERT INTO kvk.vestiging_sbi (vestigingsnummer, sbi_code, sbi_versie, omschrijving, "
+            "is_hoofdactiviteit) VALUES ('000000000001', '62A1', '2008', 'x', true)"
+        )
         reports = {s.table: run_suite(con, s) for s in SUITES}
     finally:
         con.close()
