@@ -137,6 +137,7 @@ def test_load_api_fixtures(tmp_path):
         ([("47811", "Markthandel in groente en fruit")], "2008", "omschrijving of 47811 matches SBI 2008"),
         ([("47811", "Detailhandel in personenauto's")], "2025", "omschrijving of 47811 matches SBI 2025"),
         ([("96021", "Kappers")], "2008", "matches SBI 2008 class 9602"),
+        ([("47811", None)], "2008", "class 4781 means another sector in each version"),
         ([("62021", "Ontwikkelen van software")], "2025", "no evidence"),  # no known class: default
     ],
 )

@@ -22,7 +22,11 @@ applies (the reason is recorded with every activity, ``SbiActiviteit.versie_rede
 4. a delivered omschrijving that matches the class description of exactly one version
    (:data:`CLASS_DESCRIPTIONS`, transcribed for the vulnerable-sector classes and the SBI 2025
    codes that stand for them, whose digits mean something else in SBI 2008): that version;
-5. otherwise SBI 2025, the version the Handelsregister serves since the switch.
+5. a subclass of a class whose number SBI 2025 reuses for a vulnerable sector (:data:`REUSED`,
+   e.g. ``47811``: market stalls in 2008, car retail in 2025) without such evidence: SBI 2008,
+   the reading that cannot turn a market stall into car trade (a false flag costs more than a
+   missed one);
+6. otherwise SBI 2025, the version the Handelsregister serves since the switch.
 
 Deliver ``sbi_versie`` in the bulk file to override (a delivered version is never second-guessed).
 """
@@ -84,6 +88,8 @@ CLASS_DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
 }
 _WORD_RE = re.compile(r"[a-z]{4,}")
+# SBI 2025 classes standing for a vulnerable sector whose number is another SBI 2008 class.
+REUSED = frozenset({"4781", "4671"})
 
 
 class SbiError(ValueError):
@@ -130,6 +136,11 @@ def infer_version(items: list[tuple[str, str | None]]) -> Inference:
             version = _description_match(c, omschrijving)
             if version:
                 return Inference(version, f"omschrijving of {c} matches SBI {version} class {c[:4]}")
+    for c in codes:
+        if len(c) == 5 and c[:4] in REUSED:
+            return Inference(
+                SBI_2008, f"code {c}: class {c[:4]} means another sector in each version; read as SBI 2008"
+            )
     return Inference(SBI_2025, "no evidence for SBI 2008: SBI 2025, the version the KvK serves")
 
 
