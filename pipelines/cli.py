@@ -3,9 +3,12 @@
 Stable contract (scripts and operators depend on it):
 
 * ``knooppunt generate --out DIR --addresses N --seed S``
-* ``knooppunt run [--data DIR] [--warehouse DIR]``
-* ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json]``
+* ``knooppunt run [--data DIR] [--warehouse DIR] [--wait SECONDS]``
+* ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json] [--wait SECONDS]``
 * ``knooppunt fetch [--url URL [--sha256 HEX | --checksum-url URL]] [--mutaties FOLDER_OR_URL] [--data DIR]``
+
+Exit codes: 0 done, 1 failed (the last good state is unchanged), 2 bad arguments, 3 another run
+holds the warehouse (``pipelines.lock``; ``--wait`` waits that long for it first).
 
 plus the sub-commands mounted from their own modules (audit, privacy, flags, serve, lookup).
 """
@@ -40,6 +43,11 @@ console = Console(stderr=True)
 WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
 ]
+WaitOpt = Annotated[
+    float,
+    typer.Option("--wait", min=0, help="Seconds to wait while another run holds the warehouse (exit 3)"),
+]
+EXIT_BUSY = 3
 
 
 def _warehouse(path: Path | None) -> Warehouse:
@@ -66,8 +74,10 @@ def run(
         typer.Option(help="Delivery folder (bag/, brp/, kvk/, handhaving/); default: demo data"),
     ] = None,
     warehouse: WarehouseOpt = None,
+    wait: WaitOpt = 0,
 ) -> None:
     """The main job: materialise every asset through Dagster, in process, and publish a release."""
+    from pipelines.lock import WarehouseBusy
     from pipelines.runner import run_pipeline
 
     env = current()
@@ -81,7 +91,11 @@ def run(
     elif not data.is_dir():
         console.print(f"[red]error:[/red] delivery folder {data} does not exist")
         raise typer.Exit(2)
-    outcome = run_pipeline(data, warehouse or env.warehouse)
+    try:
+        outcome = run_pipeline(data, warehouse or env.warehouse, wait=wait)
+    except WarehouseBusy as exc:
+        console.print(f"[red]refused:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
     outcome.print(Console())
     if not outcome.success:
         raise typer.Exit(1)
@@ -101,18 +115,23 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="A delivery file or folder")],
     warehouse: WarehouseOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    wait: WaitOpt = 0,
 ) -> None:
     """Load one delivery into the warehouse (replacing that source's tables atomically)."""
     from pipelines.ingest import ingest_delivery
+    from pipelines.lock import WarehouseBusy
 
     if not path.exists():
         console.print(f"[red]error:[/red] {path}: no such file or folder")
         raise typer.Exit(2)
     try:
-        report = ingest_delivery(source.value, path, _warehouse(warehouse))
+        report = ingest_delivery(source.value, path, _warehouse(warehouse), wait=wait)
     except SourceError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    except WarehouseBusy as exc:
+        console.print(f"[red]refused:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
     if as_json:
         sys.stdout.write(json.dumps(report.as_json()) + "\n")
         return

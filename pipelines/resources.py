@@ -7,42 +7,75 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from pipelines.warehouse import MAIN_DB, Warehouse, load_spatial
+from pipelines.lock import warehouse_lock
+from pipelines.warehouse import CONNECTION_CONFIG, Warehouse, load_spatial, prepare
 
 
-class WarehouseResource(DuckDBResource):
-    """The warehouse folder, as a DuckDBResource whose connections have spatial loaded.
+class WarehouseResource(ConfigurableResource):
+    """The warehouse folder. Connections come from dagster-duckdb's ``DuckDBResource``.
 
-    ``database`` is derived from ``root``; use :meth:`warehouse` for the folder-level helpers
-    (transactions, identity store, secrets).
+    Composed, not overridden: ``DuckDBResource.get_connection`` retries a connection that finds
+    the file locked (``duckdb.IOException``) with its exponential backoff; this resource only adds
+    the spatial extension. Use :meth:`warehouse` for the folder-level helpers (identity store,
+    secrets).
+
+    A run of a job holds the warehouse's writer lock (``pipelines.lock``) from resource set-up to
+    tear-down, waiting at most ``lock_wait_seconds`` for another writer.
     """
 
     root: str = Field(default="warehouse", description="Warehouse folder")
-    database: str = Field(default="", description="Derived from root; leave empty")
+    lock_wait_seconds: float = Field(
+        default=0, description="How long a run waits for another writer before it refuses"
+    )
+    _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.run is not None:  # a run (not a resource built to call a check directly)
+            self._lock = contextlib.ExitStack()
+            self._lock.enter_context(
+                warehouse_lock(self.root, context.run.run_id, wait=self.lock_wait_seconds)
+            )
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     @property
     def warehouse(self) -> Warehouse:
         return Warehouse(self.root)
 
+    def db_path(self) -> Path:
+        return self.warehouse.path
+
+    @property
+    def duckdb_resource(self) -> DuckDBResource:
+        return DuckDBResource(database=str(self.db_path()), connection_config=CONNECTION_CONFIG)
+
     @contextlib.contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = self.warehouse.connect()
-        try:
-            yield con
-        finally:
-            con.close()
-
-    def db_path(self) -> Path:
-        return Path(self.root) / MAIN_DB
+        self.db_path().parent.mkdir(parents=True, exist_ok=True)
+        with self.duckdb_resource.get_connection() as con:
+            try:
+                yield prepare(con)
+            finally:
+                con.close()  # also when the body raises (DuckDBResource closes only on success)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.warehouse.transaction() as con:
-            yield con
+        """A connection inside one transaction: commit on success, roll back on error."""
+        with self.get_connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
 
 
 class DeliveryResource(ConfigurableResource):

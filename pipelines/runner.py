@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 from rich.console import Console
 from rich.table import Table
+
+from pipelines.lock import warehouse_lock
 
 
 @dataclass
@@ -54,16 +57,21 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def run_pipeline(data_dir: Path, warehouse: Path) -> Outcome:
+def run_pipeline(data_dir: Path, warehouse: Path, *, wait: float = 0) -> Outcome:
+    """Run the job; raises ``pipelines.lock.WarehouseBusy`` if another writer holds the warehouse
+    for longer than ``wait`` seconds."""
     from pipelines.definitions import build_definitions
 
     defs = build_definitions(data_dir, warehouse)
     job = defs.resolve_job_def("knooppunt_job")
-    result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        instance=_instance(),
-        raise_on_error=False,
-    )
+    run_id = str(uuid.uuid4())  # a Dagster run id, known before the run starts
+    with warehouse_lock(warehouse, run_id, wait=wait):  # the run's resource re-enters it
+        result = job.execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            instance=_instance(),
+            raise_on_error=False,
+            run_id=run_id,
+        )
     outcome = Outcome(success=result.success, run_id=result.run_id)
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:

@@ -48,16 +48,25 @@ def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"LOAD '{spatial_extension_path()}'")
 
 
-def connect(database: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the spatial extension loaded and no extension auto-download."""
-    con = duckdb.connect(
-        str(database),
-        read_only=read_only,
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
-    con.execute("SET enable_progress_bar = false")  # no progress bars on a pipeline's stderr
+# DuckDB refuses a second connection to an open file with another configuration, so every
+# connection (here and through ``WarehouseResource``) is opened with exactly this one.
+CONNECTION_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "custom_user_agent": "knooppunt",
+}
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bars on a pipeline's stderr; the spatial extension loaded from the wheel."""
+    con.execute("SET enable_progress_bar = false")
     load_spatial(con)
     return con
+
+
+def connect(database: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the spatial extension loaded and no extension auto-download."""
+    return prepare(duckdb.connect(str(database), read_only=read_only, config=dict(CONNECTION_CONFIG)))
 
 
 class Warehouse:
