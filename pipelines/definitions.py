@@ -12,6 +12,7 @@ from assets.ingest.enforcement import enforcement_assets
 from assets.ingest.kvk import kvk_assets
 from assets.quality import quality_checks
 from assets.signals import signal_assets
+from pipelines.alerts import alert_sensors, release_freshness
 from pipelines.environment import current
 from pipelines.jobs import knooppunt_job
 from pipelines.publish import build_release_asset
@@ -29,10 +30,10 @@ def _keys(assets_defs) -> list[AssetKey]:
 def build_definitions(data_dir: Path, warehouse: Path) -> Definitions:
     return Definitions(
         assets=[*DATA_ASSETS, build_release_asset(_keys(DATA_ASSETS))],
-        asset_checks=quality_checks,
+        asset_checks=[*quality_checks, *release_freshness],
         jobs=[knooppunt_job],
         schedules=[nightly_refresh],
-        sensors=[landing_folder_sensor],
+        sensors=[landing_folder_sensor, *alert_sensors],
         resources={
             "warehouse": WarehouseResource(root=str(warehouse)),
             "delivery": DeliveryResource(data_dir=str(data_dir)),

@@ -35,6 +35,11 @@ class Environment:
         return self.name == "demo"
 
 
+def is_production() -> bool:
+    """``KNOOPPUNT_ENV=production``: the schedule, the sensors and the alerts start switched on."""
+    return os.environ.get("KNOOPPUNT_ENV", "demo") == "production"
+
+
 def current() -> Environment:
     name = os.environ.get("KNOOPPUNT_ENV", "demo")
     if name == "demo":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetKey, MaterializeResult, asset
 
 from pipelines.resources import WarehouseResource
+from pipelines.retries import retry_transient_io
 from pipelines.warehouse import publish
 from privacy.lookup import RELEASE_ORDER
 
@@ -23,6 +24,7 @@ def build_release_asset(upstream: list[AssetKey]):
             "lookups search are stored sorted on their search keys."
         ),
     )
+    @retry_transient_io
     def release(warehouse: WarehouseResource) -> MaterializeResult:
         path = publish(warehouse.warehouse, order=RELEASE_ORDER)
         return MaterializeResult(metadata={"release": path.name, "bytes": path.stat().st_size})

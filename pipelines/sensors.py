@@ -19,7 +19,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines.environment import current
+from pipelines.environment import current, is_production
 from pipelines.jobs import knooppunt_job
 
 SOURCES = ("bag", "brp", "kvk", "handhaving")
@@ -51,9 +51,9 @@ def evaluate(folder: Path, cursor: str | None) -> tuple[str | None, str]:
 @sensor(
     job=knooppunt_job,
     minimum_interval_seconds=60,
-    default_status=DefaultSensorStatus.STOPPED,
+    default_status=DefaultSensorStatus.RUNNING if is_production() else DefaultSensorStatus.STOPPED,
     description="Starts a refresh when a complete new delivery lands in the landing folder "
-    "(KNOOPPUNT_DATA): bag/, brp/, kvk/, handhaving/.",
+    "(KNOOPPUNT_DATA): bag/, brp/, kvk/, handhaving/. On by default in production.",
 )
 def landing_folder_sensor(context: SensorEvaluationContext):
     folder = current().data_dir

@@ -16,6 +16,7 @@ from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from assets.ingest.common import IngestReport, replace_rejects, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
+from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
 from sources.bag import all_tables, load_into
 from sources.errors import SourceError
@@ -103,6 +104,7 @@ BAG_TABLES = all_tables()
         for t in BAG_TABLES
     ],
 )
+@retry_transient_io
 def bag_tables(warehouse: WarehouseResource, delivery: DeliveryResource):
     """Load the LVBAG extract in the delivery's ``bag/`` folder (``*.zip`` or ``*.xml``)."""
     files = delivery.files("bag", "*.zip", "*.xml")

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
+from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse, table_exists
 from privacy.identity import IDENTITY_SCHEMA, IdentityStore
 from privacy.pseudonym import Pseudonymiser
@@ -157,6 +158,7 @@ class BrpConfig(Config):
         ),
     ],
 )
+@retry_transient_io
 def brp_tables(config: BrpConfig, warehouse: WarehouseResource, delivery: DeliveryResource):
     """Load every BRP delivery file (``brp/*.csv`` LO3, ``brp/*.json`` Haal Centraal)."""
     peildatum = dt.date.fromisoformat(config.peildatum) if config.peildatum else None

@@ -17,6 +17,7 @@ from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 from assets.ingest.addresses import match_to_bag
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
+from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
 from sources.enforcement import Zaak, read_enforcement
 from sources.errors import Reject
@@ -92,6 +93,7 @@ def load_enforcement(warehouse: Warehouse, paths: list[Path]) -> IngestReport:
         )
     ],
 )
+@retry_transient_io
 def handhaving_zaak(warehouse: WarehouseResource, delivery: DeliveryResource):
     """Load every enforcement delivery file (``handhaving/*.csv``, ``*.parquet``)."""
     report = load_enforcement(warehouse.warehouse, delivery.files("handhaving", "*.csv", "*.parquet"))

@@ -17,6 +17,7 @@ from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 from assets.ingest.addresses import match_to_bag
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
 from pipelines.resources import DeliveryResource, WarehouseResource
+from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
 from sources.errors import Reject
 from sources.kvk import Onderneming, Vestiging, read_kvk
@@ -155,6 +156,7 @@ def load_kvk(warehouse: Warehouse, paths: list[Path]) -> IngestReport:
         AssetSpec(["kvk", "vestiging_sbi"], group_name="kvk", description="SBI activities per establishment"),
     ],
 )
+@retry_transient_io
 def kvk_tables(warehouse: WarehouseResource, delivery: DeliveryResource):
     """Load every KvK delivery file (``kvk/*.json``, ``*.csv``, ``*.parquet``)."""
     report = load_kvk(warehouse.warehouse, delivery.files("kvk", "*.json", "*.csv", "*.parquet"))
