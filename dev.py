@@ -2,7 +2,7 @@
 """Bootstrap and run knooppunt on a fresh machine that has only Python 3.11, pip and apt.
 
     python3 dev.py demo     # install, then run the full pipeline on the embedded demo municipality
-    python3 dev.py test     # install (incl. Debian's chromium for the browser tests), lint, test
+    python3 dev.py test     # install (incl. Debian's chromium and postgresql for the tests), lint, test
     python3 dev.py dagster  # install, then `dagster dev` on the demo (asset graph in the browser)
 
 Installs into ./.venv with the pinned lock file (requirements.lock). Idempotent: a second call
@@ -54,6 +54,16 @@ def install_chromium() -> None:
     sh(*sudo, "apt-get", "install", "-y", "-qq", "chromium", env=env)
 
 
+def install_postgresql() -> None:
+    """Debian's PostgreSQL server for the Dagster-instance tests (they start their own, as `postgres`)."""
+    if list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sh(*sudo, "apt-get", "update", "-qq", env=env)
+    sh(*sudo, "apt-get", "install", "-y", "-qq", "postgresql", env=env)
+
+
 def main(argv: list[str]) -> None:
     task = argv[1] if len(argv) > 1 else ""
     if task == "demo":
@@ -62,6 +72,7 @@ def main(argv: list[str]) -> None:
     elif task == "test":
         install()
         install_chromium()
+        install_postgresql()
         sh(BIN / "ruff", "check", ".")
         sh(BIN / "ruff", "format", "--check", ".")
         sh(BIN / "pytest", *argv[2:])
@@ -71,6 +82,9 @@ def main(argv: list[str]) -> None:
             sh(BIN / "knooppunt", "generate", "--out", "demo-data")
         os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster"))
         Path(os.environ["DAGSTER_HOME"]).mkdir(exist_ok=True)
+        instance = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+        if not instance.exists():  # the run queue: one run per warehouse at a time
+            instance.write_bytes((ROOT / "dagster.yaml").read_bytes())
         sh(BIN / "dagster", "dev", "-w", "workspace.yaml")
     else:
         sys.exit(__doc__)
