@@ -3,7 +3,8 @@
 Three sensors, run by the dagster-daemon, send an :class:`pipelines.notify.Alert`:
 
 * ``run_failure_alert``: a run of any job of knooppunt failed (a step, or before any step, e.g.
-  another run held the warehouse);
+  another run held the warehouse), or plausibility checks blocked it (its release step fails
+  with "blocked by plausibility checks");
 * ``check_failure_alert``: a run succeeded, but some of its checks failed (warnings, or errors
   that do not block);
 * ``release_freshness_sensor`` evaluates ``release_freshness``, which fails when no run published
@@ -40,6 +41,8 @@ from pipelines.jobs import WAREHOUSE_TAG
 from pipelines.notify import Alert, send
 
 STALE_AFTER = dt.timedelta(hours=26)
+# How the release step says that plausibility checks held the run (its Failure's description).
+BLOCKED = "blocked by plausibility checks"
 DEFAULT_STATUS = DefaultSensorStatus.RUNNING if is_production() else DefaultSensorStatus.STOPPED
 
 # Dagster now prefers FreshnessPolicy, but in open-source Dagster only a freshness *check* ends up
@@ -67,7 +70,7 @@ def _error_type(error) -> str:
 
 def run_alert(instance: DagsterInstance, run: DagsterRun) -> Alert | None:
     """The alert for a finished run: failed steps and checks; ``None`` for a clean success."""
-    steps, checks, run_error, stale = [], [], None, False
+    steps, checks, run_error, stale, blocked = [], [], None, False, False
     types = {
         DagsterEventType.STEP_FAILURE,
         DagsterEventType.ASSET_CHECK_EVALUATION,
@@ -78,6 +81,7 @@ def run_alert(instance: DagsterInstance, run: DagsterRun) -> Alert | None:
         data = event.event_specific_data
         if event.event_type == DagsterEventType.STEP_FAILURE:
             steps.append(f"{event.step_key} ({_error_type(data.error)})")
+            blocked = blocked or BLOCKED in (data.error.message if data.error else "")
         elif event.event_type == DagsterEventType.RUN_FAILURE and data is not None and data.error:
             run_error = _error_type(data.error)
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION and not data.passed:
@@ -89,7 +93,9 @@ def run_alert(instance: DagsterInstance, run: DagsterRun) -> Alert | None:
     failed = run.status == DagsterRunStatus.FAILURE
     if not failed and not checks:
         return None
-    if failed:
+    if blocked:
+        subject = f"run blocked, nothing published: {run.job_name} {run.run_id[:8]}"
+    elif failed:
         subject = f"run failed: {run.job_name} {run.run_id[:8]}"
     elif stale:
         subject = (
@@ -106,6 +112,10 @@ def run_alert(instance: DagsterInstance, run: DagsterRun) -> Alert | None:
         lines.append(f"failed before any step: {run_error}")
     if checks:
         lines.append("failed checks: " + ", ".join(checks))
+    if blocked:
+        lines.append(
+            f"decide: knooppunt release approve {run.run_id} ... | knooppunt release discard {run.run_id}"
+        )
     lines.append("Errors and records are in the Dagster UI under this run, not in this message.")
     return Alert(subject, tuple(lines))
 

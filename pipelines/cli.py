@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -119,13 +120,15 @@ def ingest(
 ) -> None:
     """Load one delivery into the warehouse (replacing that source's tables atomically)."""
     from pipelines.ingest import ingest_delivery
-    from pipelines.lock import WarehouseBusy
+    from pipelines.lock import WarehouseBusy, warehouse_lock
 
     if not path.exists():
         console.print(f"[red]error:[/red] {path}: no such file or folder")
         raise typer.Exit(2)
     try:
-        report = ingest_delivery(source.value, path, _warehouse(warehouse), wait=wait)
+        target = _warehouse(warehouse)
+        with warehouse_lock(target.root, f"ingest-{source.value}-{uuid.uuid4().hex[:8]}", wait=wait):
+            report = ingest_delivery(source.value, path, target)
     except SourceError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from assets.ingest.common import IngestReport
-from pipelines.lock import warehouse_lock
 from pipelines.resources import delivery_files
 from pipelines.warehouse import Warehouse
 
@@ -17,13 +15,7 @@ PATTERNS = {
 }
 
 
-def ingest_delivery(source: str, path: Path, warehouse: Warehouse, *, wait: float = 0) -> IngestReport:
-    """Load under the warehouse's writer lock (``pipelines.lock``), like a run of the job."""
-    with warehouse_lock(warehouse.root, f"ingest-{source}-{uuid.uuid4().hex[:8]}", wait=wait):
-        return _load(source, path, warehouse)
-
-
-def _load(source: str, path: Path, warehouse: Warehouse) -> IngestReport:
+def ingest_delivery(source: str, path: Path, warehouse: Warehouse) -> IngestReport:
     if source == "bag":
         from assets.ingest.bag import configured_gemeenten, load_bag
 

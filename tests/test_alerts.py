@@ -134,6 +134,22 @@ def test_a_failed_run_is_mailed_and_posted_without_personal_data(alert_env):
         assert leaked not in body and leaked not in payload["text"]
 
 
+@dg.asset(key=["release"])
+def _blocked_release() -> None:
+    raise dg.Failure(description="blocked by plausibility checks; nothing published:\n- flags x3")
+
+
+def test_a_run_blocked_by_plausibility_checks_says_so(alert_env):
+    inbox, _ = alert_env
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([_blocked_release], instance=instance, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    alert = run_alert(instance, run)
+    assert alert.subject == f"run blocked, nothing published: {run.job_name} {run.run_id[:8]}"
+    assert f"knooppunt release discard {run.run_id}" in alert.text()
+    assert "flags x3" not in alert.text()  # the findings stay in the Dagster UI
+
+
 @dg.asset(key=["signals", "flags"])
 def _flags() -> None:
     pass
