@@ -38,6 +38,7 @@ from dagster import (
 
 from pipelines.environment import is_production
 from pipelines.jobs import WAREHOUSE_TAG
+from pipelines.lock import WarehouseBusy
 from pipelines.notify import Alert, send
 
 STALE_AFTER = dt.timedelta(hours=26)
@@ -118,6 +119,14 @@ def run_alert(instance: DagsterInstance, run: DagsterRun) -> Alert | None:
         )
     lines.append("Errors and records are in the Dagster UI under this run, not in this message.")
     return Alert(subject, tuple(lines))
+
+
+def busy_alert(busy: WarehouseBusy) -> Alert:
+    """``knooppunt run --alert`` refused because another run held the warehouse."""
+    held = f"{busy.holder.get('id', 'unknown')} since {busy.holder.get('since', 'unknown')}"
+    return Alert(
+        "run refused: another run holds the warehouse", (f"warehouse: {busy.root}", f"held by: {held}")
+    )
 
 
 @run_failure_sensor(

@@ -3,7 +3,7 @@
 Stable contract (scripts and operators depend on it):
 
 * ``knooppunt generate --out DIR --addresses N --seed S``
-* ``knooppunt run [--data DIR] [--warehouse DIR] [--wait SECONDS]``
+* ``knooppunt run [--data DIR] [--warehouse DIR] [--wait SECONDS] [--alert]``
 * ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json] [--wait SECONDS]``
 * ``knooppunt fetch [--url URL [--sha256 HEX | --checksum-url URL]] [--mutaties FOLDER_OR_URL] [--data DIR]``
 
@@ -76,9 +76,14 @@ def run(
     ] = None,
     warehouse: WarehouseOpt = None,
     wait: WaitOpt = 0,
+    alert: Annotated[
+        bool, typer.Option("--alert", help="Send the alert itself (cron without the Dagster daemon)")
+    ] = False,
 ) -> None:
     """The main job: materialise every asset through Dagster, in process, and publish a release."""
+    from pipelines.alerts import busy_alert
     from pipelines.lock import WarehouseBusy
+    from pipelines.notify import send
     from pipelines.runner import run_pipeline
 
     env = current()
@@ -96,8 +101,12 @@ def run(
         outcome = run_pipeline(data, warehouse or env.warehouse, wait=wait)
     except WarehouseBusy as exc:
         console.print(f"[red]refused:[/red] {exc}", soft_wrap=True)
+        if alert:
+            send(busy_alert(exc))
         raise typer.Exit(EXIT_BUSY) from None
     outcome.print(Console())
+    if alert and outcome.alert is not None:
+        send(outcome.alert)
     if not outcome.success:
         raise typer.Exit(1)
 

@@ -11,7 +11,9 @@ from dagster import DagsterEventType, DagsterInstance
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.alerts import run_alert
 from pipelines.lock import warehouse_lock
+from pipelines.notify import Alert
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Outcome:
     materialized: dict[str, int | None] = field(default_factory=dict)  # asset -> row count
     checks: dict[str, str] = field(default_factory=dict)  # check -> "passed" | "WARN" | "ERROR"
     failures: list[str] = field(default_factory=list)  # step -> error message
+    alert: Alert | None = None  # what `knooppunt run --alert` sends (pipelines.alerts)
 
     def print(self, console: Console) -> None:
         table = Table(title=f"knooppunt run {self.run_id[:8]}")
@@ -65,14 +68,16 @@ def run_pipeline(data_dir: Path, warehouse: Path, *, wait: float = 0) -> Outcome
     defs = build_definitions(data_dir, warehouse)
     job = defs.resolve_job_def("knooppunt_job")
     run_id = str(uuid.uuid4())  # a Dagster run id, known before the run starts
+    instance = _instance()
     with warehouse_lock(warehouse, run_id, wait=wait):  # the run's resource re-enters it
         result = job.execute_in_process(
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            instance=_instance(),
+            instance=instance,
             raise_on_error=False,
             run_id=run_id,
         )
-    outcome = Outcome(success=result.success, run_id=result.run_id)
+    alert = run_alert(instance, instance.get_run_by_id(run_id))
+    outcome = Outcome(success=result.success, run_id=result.run_id, alert=alert)
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.event_specific_data.materialization

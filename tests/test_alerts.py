@@ -319,3 +319,36 @@ def test_in_production_the_schedule_and_sensors_are_on_by_default(tmp_path):
     assert set(production) >= {"nightly_refresh", "landing_folder_sensor", "run_failure_alert"}
     assert set(production.values()) == {"RUNNING"}
     assert set(_default_statuses({}).values()) == {"STOPPED"}
+
+
+def test_knooppunt_run_with_alert_reports_a_failed_run_itself(tmp_path):
+    from pipelines.runner import run_pipeline
+
+    (tmp_path / "data").mkdir()  # no deliveries at all: the BAG step fails on that
+    outcome = run_pipeline(tmp_path / "data", tmp_path / "wh")
+    assert not outcome.success
+    assert outcome.alert.subject == f"run failed: knooppunt_job {outcome.run_id[:8]}"
+    assert "bag_tables (SourceError)" in outcome.alert.text()
+
+
+def test_knooppunt_run_with_alert_mails_when_another_run_holds_the_warehouse(tmp_path, alert_env):
+    from pipelines.lock import warehouse_lock
+
+    inbox, posted = alert_env
+    (tmp_path / "data").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KNOOPPUNT_DATA", "KNOOPPUNT_WAREHOUSE"))}
+    with warehouse_lock(tmp_path / "wh", "nightly-0001"):
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "knooppunt"), "run", "--alert"]
+            + ["--data", str(tmp_path / "data"), "--warehouse", str(tmp_path / "wh")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 3, result.stderr
+    subject, body = _body(inbox.messages[0])
+    assert subject == "[knooppunt productie] run refused: another run holds the warehouse"
+    assert "held by: nightly-0001 since 20" in body
+    assert len(posted) == 1
