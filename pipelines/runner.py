@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.alerts import run_alert
+from pipelines.jobs import WAREHOUSE_TAG
 from pipelines.lock import warehouse_lock
 from pipelines.notify import Alert
 
@@ -75,6 +76,7 @@ def run_pipeline(data_dir: Path, warehouse: Path, *, wait: float = 0) -> Outcome
             instance=instance,
             raise_on_error=False,
             run_id=run_id,
+            tags={WAREHOUSE_TAG: str(Path(warehouse).resolve())},  # this run's, not the environment's
         )
     alert = run_alert(instance, instance.get_run_by_id(run_id))
     outcome = Outcome(success=result.success, run_id=result.run_id, alert=alert)

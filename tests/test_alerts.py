@@ -329,6 +329,7 @@ def test_knooppunt_run_with_alert_reports_a_failed_run_itself(tmp_path):
     assert not outcome.success
     assert outcome.alert.subject == f"run failed: knooppunt_job {outcome.run_id[:8]}"
     assert "bag_tables (SourceError)" in outcome.alert.text()
+    assert f"warehouse: {(tmp_path / 'wh').resolve()}" in outcome.alert.text()
 
 
 def test_knooppunt_run_with_alert_mails_when_another_run_holds_the_warehouse(tmp_path, alert_env):
