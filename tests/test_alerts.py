@@ -353,3 +353,20 @@ def test_knooppunt_run_with_alert_mails_when_another_run_holds_the_warehouse(tmp
     assert subject == "[knooppunt productie] run refused: another run holds the warehouse"
     assert "held by: nightly-0001 since 20" in body
     assert len(posted) == 1
+
+
+@dg.asset
+def _writes(warehouse: WarehouseResource) -> None:
+    pass
+
+
+def test_a_run_refused_by_the_lock_alerts_before_any_step(tmp_path):
+    from pipelines.lock import warehouse_lock
+
+    instance = dg.DagsterInstance.ephemeral()
+    with warehouse_lock(tmp_path, "other-run"):
+        resources = {"warehouse": WarehouseResource(root=str(tmp_path))}
+        result = dg.materialize([_writes], resources=resources, instance=instance, raise_on_error=False)
+    alert = run_alert(instance, instance.get_run_by_id(result.run_id))
+    assert alert.subject.startswith("run failed: ")
+    assert "failed before any step: WarehouseBusy" in alert.lines
