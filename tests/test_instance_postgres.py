@@ -155,12 +155,27 @@ def queued_runs(postgres, tmp_path_factory):
                 storage = type(instance.run_storage).__name__
         yield {"runs": finished, "seen": seen, "storage": storage, "base": base, "home": home}
     finally:
-        daemon.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            daemon.wait(timeout=30)
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+        _stop(daemon)
+
+
+def _stop(daemon: subprocess.Popen) -> None:
+    """Stop the daemon and everything it started: its code server outlives it otherwise."""
+    import psutil
+
+    spawned = psutil.Process(daemon.pid).children(recursive=True)
+    daemon.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        daemon.wait(timeout=30)
+    if daemon.poll() is None:
+        daemon.kill()
+        daemon.wait()
+    for process in spawned:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(spawned, timeout=10)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def test_the_daemon_runs_the_queued_job_with_postgresql_storage(queued_runs, postgres):
