@@ -29,6 +29,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -53,6 +54,8 @@ COLUMNS = (
     "reference_date",
     "x",
     "y",
+    "status",  # in the flag history: nieuw, open or opgelost
+    "sinds",  # stand date of the run that first saw it
 )
 LAYER = "gemarkeerde_adressen"
 CRS = "EPSG:28992"
@@ -93,7 +96,8 @@ def to_csv(rows: list[dict]) -> bytes:
 
 def _geo(rows: list[dict], driver: str, suffix: str) -> bytes:
     frame = pd.DataFrame(rows, columns=_columns(rows))
-    frame["reference_date"] = frame["reference_date"].astype("string")
+    for column in ("reference_date", "sinds"):
+        frame[column] = frame[column].astype("string")
     geometry = [
         Point(x, y) if pd.notna(x) and pd.notna(y) else None
         for x, y in zip(frame["x"], frame["y"], strict=True)
@@ -117,16 +121,24 @@ WRITERS = {"csv": to_csv, "geojson": to_geojson, "gpkg": to_geopackage}
 
 
 def export_flags(
-    warehouse: Warehouse, actor: Actor, purpose: str, case_number: str, fmt: str, out: Path
+    warehouse: Warehouse,
+    actor: Actor,
+    purpose: str,
+    case_number: str,
+    fmt: str,
+    out: Path,
+    change: Literal["new", "resolved"] | None = None,
 ) -> int:
     """Write the flags ``purpose`` may show, with evidence, to ``out``; the number of rows.
+
+    ``change`` limits them to the flags new in, or resolved by, the latest published run.
 
     Refusals raise :class:`privacy.lookup.LookupRefused` (and are logged). The file is written
     next to ``out`` and renamed into place, so a failed export never leaves a partial file.
     """
     if fmt not in WRITERS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    rows = Lookup(warehouse).export(actor, purpose, case_number, with_evidence=True)
+    rows = Lookup(warehouse).export(actor, purpose, case_number, with_evidence=True, change=change)
     body = WRITERS[fmt](rows)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

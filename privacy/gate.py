@@ -68,6 +68,7 @@ class GateDeclaration:
     reads: dict[str, tuple[str, ...]]
     group_by: tuple[str, ...] | None = None
     count_column: str = "n"
+    optional: tuple[str, ...] = ()  # reads that may not exist yet (an asset's own previous output)
 
     @property
     def table(self) -> str:
@@ -132,8 +133,13 @@ class GatedConnection:
         self._con.close()
 
 
-def open_sandbox(database: Path, reads: Mapping[str, Sequence[str]], purpose: Purpose) -> GatedConnection:
+def open_sandbox(
+    database: Path, reads: Mapping[str, Sequence[str]], purpose: Purpose, optional: Sequence[str] = ()
+) -> GatedConnection:
     """An in-memory DuckDB holding only ``reads`` copied from ``database``, then locked down.
+
+    A table named in ``optional`` that ``database`` does not hold (yet) is left out; the asset
+    then creates it empty in the sandbox (e.g. a history table on the first run).
 
     The copy ATTACHes ``database`` read-only. DuckDB refuses to ATTACH a file that this process
     already has open (a test, or a reader holding the release); then the columns are streamed
@@ -157,6 +163,8 @@ def open_sandbox(database: Path, reads: Mapping[str, Sequence[str]], purpose: Pu
             try:
                 for table, columns in reads.items():
                     schema, name = table.split(".")
+                    if table in optional and not _has_table(con, SOURCE_ALIAS, schema, name):
+                        continue
                     con.execute(
                         f'CREATE TABLE "{schema}"."{name}" AS SELECT {_column_list(columns)} '
                         f'FROM {SOURCE_ALIAS}."{schema}"."{name}"'
@@ -164,7 +172,7 @@ def open_sandbox(database: Path, reads: Mapping[str, Sequence[str]], purpose: Pu
             finally:
                 con.execute(f"DETACH {SOURCE_ALIAS}")
         else:
-            _copy_through_arrow(con, database, reads)
+            _copy_through_arrow(con, database, reads, optional)
         con.execute("SET python_enable_replacements = false")
         con.execute("SET allow_community_extensions = false")
         con.execute("SET enable_external_access = false")
@@ -202,7 +210,10 @@ def gated_read(
 
 
 def _copy_through_arrow(
-    con: duckdb.DuckDBPyConnection, database: Path, reads: Mapping[str, Sequence[str]]
+    con: duckdb.DuckDBPyConnection,
+    database: Path,
+    reads: Mapping[str, Sequence[str]],
+    optional: Sequence[str] = (),
 ) -> None:
     try:
         source = connect(database)
@@ -211,12 +222,23 @@ def _copy_through_arrow(
     try:
         for table, columns in reads.items():
             schema, name = table.split(".")
+            if table in optional and not _has_table(source, None, schema, name):
+                continue
             query = f'SELECT {_column_list(columns)} FROM "{schema}"."{name}"'
             con.register("_gate_batch", source.execute(query).to_arrow_reader())
             con.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT * FROM _gate_batch')
             con.unregister("_gate_batch")
     finally:
         source.close()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, catalog: str | None, schema: str, name: str) -> bool:
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+    params: list[str] = [schema, name]
+    if catalog:
+        sql += " AND table_catalog = ?"
+        params.append(catalog)
+    return bool(con.execute(sql, params).fetchone()[0])
 
 
 def _column_list(columns: Sequence[str]) -> str:
@@ -273,12 +295,14 @@ def gated_asset(
     group_by: Sequence[str] | None = None,
     count_column: str = "n",
     register_path: str | Path | None = None,
+    optional: Sequence[str] = (),
 ) -> Callable[[Callable[[AssetExecutionContext, GatedConnection], str]], AssetsDefinition]:
     """A Dagster asset whose only way into the data is the gate (see the module docstring).
 
     For an aggregated-only purpose, declare ``group_by``: the function returns a row-level SELECT,
     and the gate stores ``group_by`` columns plus ``count(*) AS <count_column>`` for cells of at
-    least the purpose's ``min_cell_size``.
+    least the purpose's ``min_cell_size``. ``optional`` names reads that may be absent (the
+    asset's own output before its first run); they are not Dagster dependencies.
     """
     declaration = GateDeclaration(
         key=tuple(key),
@@ -286,13 +310,16 @@ def gated_asset(
         reads=_validate_reads(reads),
         group_by=tuple(group_by) if group_by is not None else None,
         count_column=count_column,
+        optional=tuple(optional),
     )
+    if not set(declaration.optional) <= set(declaration.reads):
+        raise TypeError("optional reads must be declared in reads")
     if len(declaration.key) != 2 or not all(IDENT.match(k) for k in declaration.key):
         raise TypeError(f"gated asset key {list(key)} must be [schema, table] in snake_case")
     if group_by is not None and not all(IDENT.match(c) for c in group_by):
         raise TypeError("group_by must list column names")
     extra_deps = [d if isinstance(d, AssetKey) else AssetKey(d) for d in deps or []]
-    read_deps = [AssetKey(t.split(".")) for t in declaration.reads]
+    read_deps = [AssetKey(t.split(".")) for t in declaration.reads if t not in declaration.optional]
 
     def decorator(fn: Callable[[AssetExecutionContext, GatedConnection], str]) -> AssetsDefinition:
         DECLARATIONS[declaration.key] = declaration
@@ -366,7 +393,7 @@ def run_gated(
         )
         raise Failure(description=f"gate refused {declaration.table}: {exc}", allow_retries=False) from exc
 
-    gated = open_sandbox(warehouse.path, declaration.reads, purpose)
+    gated = open_sandbox(warehouse.path, declaration.reads, purpose, declaration.optional)
     try:
         sql = fn(context, gated)
         if not isinstance(sql, str) or not sql.strip():
@@ -379,7 +406,9 @@ def run_gated(
                 gated._con, sql, declaration.group_by, declaration.count_column, purpose.min_cell_size
             )
         input_rows = {
-            t: gated._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in declaration.reads
+            t: gated._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in declaration.reads
+            if _has_table(gated._con, None, *t.split("."))
         }
         parsed = parse_lineage(gated._con, sql, declaration.reads)
         result = gated._con.execute(sql).to_arrow_reader()

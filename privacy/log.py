@@ -58,6 +58,8 @@ ACTION_NAMES = {
     "aggregated_read": "Geaggregeerde bevraging",
     "reidentification": "Heridentificatie",
     "purge": "Verwijderen na bewaartermijn",
+    "overview": "Overzicht signalen",
+    "triage": "Besluit over een signaal (triage)",
 }
 
 

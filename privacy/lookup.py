@@ -34,6 +34,7 @@ from typing import Any, Literal
 import duckdb
 
 from pipelines.warehouse import Warehouse, connect, current_release
+from privacy.history import flag_key_sql
 from privacy.log import LogEntry, ProcessingLog
 from privacy.register import Purpose, Register, load_register
 from privacy.scan import bsns_in_text
@@ -354,26 +355,40 @@ class Lookup:
 
     # -- export ------------------------------------------------------------------------------------
     def export(
-        self, actor: Actor, purpose: str, case_number: str, *, with_evidence: bool = False
+        self,
+        actor: Actor,
+        purpose: str,
+        case_number: str,
+        *,
+        with_evidence: bool = False,
+        change: Literal["new", "resolved"] | None = None,
     ) -> list[dict[str, Any]]:
         """Every flagged place the purpose may show, one row per flag and address.
 
         By default a list of places: no evidence, so no persons. ``with_evidence`` adds the
         evidence (JSON text) and logs the pseudonymised persons in it. Front-line roles cannot
         export. Logged with the number of rows and the flags exported.
+
+        Each row carries its ``status`` in the flag history (``nieuw``: first seen in the latest
+        published run, ``open``, ``opgelost``) and ``sinds`` (the stand date it was first seen).
+        ``change="new"`` exports only the new flags, ``change="resolved"`` only the flags that
+        stopped firing in the latest run (their last evidence).
         """
         register = load_register(self.register_path)
-        p = self._allowed(register, actor, purpose, case_number, {"export": True})
+        context: dict[str, Any] = {"export": True, **({"change": change} if change else {})}
+        p = self._allowed(register, actor, purpose, case_number, context)
         if actor.role == FRONTLINE:
-            self._refuse(register, actor, p, "front-line roles cannot export lists", {"export": True})
+            self._refuse(register, actor, p, "front-line roles cannot export lists", context)
         with self._release() as con:
+            source = _flag_source(con, change)
             cursor = con.execute(
                 f"""SELECT f.flag, f.nummeraanduiding_id, f.verblijfsobject_id, f.pand_id,
                            f.openbare_ruimte_id, coalesce(a.openbare_ruimte_naam, o.naam) AS straat,
                            a.huisnummer, a.huisletter, a.huisnummertoevoeging, a.postcode,
-                           a.woonplaats_naam AS woonplaats, f.reference_date, f.x, f.y
+                           a.woonplaats_naam AS woonplaats, f.reference_date, f.x, f.y,
+                           f.status, f.sinds
                            {", CAST(f.evidence AS VARCHAR) AS evidence" if with_evidence else ""}
-                    FROM signals.flags f
+                    FROM ({source}) f
                     LEFT JOIN (SELECT * FROM bag.adres QUALIFY row_number() OVER
                                (PARTITION BY nummeraanduiding_id ORDER BY nummeraanduiding_id) = 1) a
                            USING (nummeraanduiding_id)
@@ -403,6 +418,7 @@ class Lookup:
                 ],
                 inputs={
                     "signals.flags": [*FLAG_KEYS, "evidence"] if with_evidence else list(FLAG_KEYS),
+                    "signals.flag_history": ["flag_key", "first_stand", "first_run_seq", "resolved_run_seq"],
                     "bag.adres": ["nummeraanduiding_id", "postcode", "huisnummer"],
                 },
                 row_counts={"rows": len(rows)},
@@ -410,6 +426,7 @@ class Lookup:
                     "case_number": case_number,
                     "flags": sorted({r["flag"] for r in rows}),
                     "with_evidence": with_evidence,
+                    **({"change": change} if change else {}),
                 },
             )
         )
@@ -559,6 +576,43 @@ class Lookup:
         for row in rows:
             row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else {}
         return rows
+
+
+LATEST_RUN = "(SELECT max(run_seq) FROM signals.flag_runs)"
+
+
+def has_history(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the release holds the flag history (releases published before it existed do not)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'signals' "
+            "AND table_name IN ('flag_history', 'flag_runs')"
+        ).fetchone()[0]
+        == 2
+    )
+
+
+def _flag_source(con: duckdb.DuckDBPyConnection, change: str | None) -> str:
+    """The flags of the release with their ``status`` and ``sinds`` from the history.
+
+    ``change``: None (every current flag), ``"new"`` (first seen in the latest run) or
+    ``"resolved"`` (stopped firing in the latest run; from the history, with its last evidence).
+    """
+    if not has_history(con):
+        if change:
+            raise LookupUnavailable("the published release has no flag history (signals.flag_history)")
+        return "SELECT *, NULL AS status, NULL AS sinds FROM signals.flags"
+    if change == "resolved":
+        return f"""SELECT flag, nummeraanduiding_id, verblijfsobject_id, pand_id, openbare_ruimte_id,
+                          CAST(evidence AS JSON) AS evidence, x, y, last_stand AS reference_date,
+                          'opgelost' AS status, first_stand AS sinds
+                   FROM signals.flag_history WHERE resolved_run_seq = {LATEST_RUN}"""
+    current = f"""SELECT f.*, CASE WHEN h.first_run_seq = {LATEST_RUN} THEN 'nieuw' ELSE 'open' END AS status,
+                         h.first_stand AS sinds
+                  FROM signals.flags f
+                  LEFT JOIN (SELECT flag_key, first_run_seq, first_stand FROM signals.flag_history
+                             WHERE resolved_run_seq IS NULL) h ON h.flag_key = {flag_key_sql("f")}"""
+    return f"SELECT * FROM ({current}) WHERE status = 'nieuw'" if change == "new" else current
 
 
 TARGET_FORMATS = {

@@ -4,6 +4,9 @@
   table whose last materialisation is older than the purpose's ``bewaartermijn.resultaten`` (i.e.
   the nightly run stopped refreshing it) is dropped, and the release is republished so readers
   stop seeing it.
+* **Flag history.** Episodes of a flag resolved longer ago than their purpose's
+  ``bewaartermijn.resultaten``, with their evidence (:func:`privacy.history.purge_history`), and
+  triage decisions past that retention on flags that no longer fire.
 * **Log.** Entries older than their own ``bewaartermijn`` are removed in a way that keeps the
   hash chain verifiable (:meth:`privacy.log.ProcessingLog.purge`).
 
@@ -17,8 +20,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from pipelines.warehouse import RELEASES, Warehouse, publish, table_exists
+from privacy.history import open_flag_keys, purge_history
 from privacy.log import LogEntry, ProcessingLog
+from privacy.lookup import Lookup
 from privacy.register import Register, load_register, subtract_duration
+from privacy.triage import TriageStore
 
 
 @dataclass
@@ -26,6 +32,8 @@ class PurgeResult:
     as_of: dt.date
     tables_dropped: list[str] = field(default_factory=list)
     log_entries_removed: int = 0
+    history_rows_removed: dict[str, int] = field(default_factory=dict)  # table -> rows past retention
+    decisions_removed: int = 0  # triage decisions past retention on flags that no longer fire
     entry: LogEntry | None = None
 
     @property
@@ -59,16 +67,26 @@ def purge(
     log = ProcessingLog(warehouse)
     result = PurgeResult(as_of)
     candidates = expired_tables(log, register, as_of) if warehouse.path.exists() else {}
-    if candidates:
+    still_open: set[str] = set()
+    if warehouse.path.exists():
         with warehouse.transaction() as con:
             for table in sorted(candidates):
                 if table_exists(con, table):
                     schema, name = table.split(".")
                     con.execute(f'DROP TABLE "{schema}"."{name}"')
                     result.tables_dropped.append(table)
-        if result.tables_dropped and (warehouse.root / RELEASES).exists():
+            result.history_rows_removed = purge_history(con, register, as_of)
+            still_open = open_flag_keys(con)
+        if (result.tables_dropped or result.history_rows_removed) and (warehouse.root / RELEASES).exists():
             publish(warehouse)
-    extra = {"tables_dropped": result.tables_dropped} if result.tables_dropped else None
+    result.decisions_removed = TriageStore(Lookup(warehouse)).purge(register, as_of, still_open)
+    extra: dict[str, object] = {}
+    if result.tables_dropped:
+        extra["tables_dropped"] = result.tables_dropped
+    if result.history_rows_removed:
+        extra["history_rows_removed"] = result.history_rows_removed
+    if result.decisions_removed:
+        extra["triage_decisions_removed"] = result.decisions_removed
     result.entry = log.purge(as_of, register, gebruiker, extra=extra)
     if result.entry is not None:
         result.log_entries_removed = result.entry.details["log_entries_removed"]

@@ -23,6 +23,8 @@ from privacy.log import ProcessingLog
 from privacy.register import load_register
 from sources.synthetic import generate
 
+HISTORY = ("flag_history", "flag_evidence", "flag_counts", "flag_runs")  # assets/signals/history.py
+
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory):
@@ -100,7 +102,7 @@ def test_signal_assets_report_purpose_and_lineage(town):
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
         for m in result.get_asset_materialization_events()
     }
-    assert set(materialisations) == {f"signals/{c}" for c in [*FLAG_SQL, "flags"]}
+    assert set(materialisations) == {f"signals/{c}" for c in [*FLAG_SQL, "flags", *HISTORY]}
     assert materialisations["signals/overcrowding"]["purpose"].value == "adreskwaliteit"
     assert materialisations["signals/staff_safety"]["purpose"].value == "veiligheid_medewerkers"
     building = materialisations["signals/many_companies_in_building"]
@@ -111,7 +113,7 @@ def test_signal_assets_report_purpose_and_lineage(town):
     for meta in materialisations.values():
         assert {"dagster/row_count", "dagster/column_schema", "dagster/column_lineage"} <= set(meta)
     outputs = [e.output for e in ProcessingLog(warehouse).entries() if e.action == "gated_join"]
-    assert sorted(outputs) == sorted(f"signals.{c}" for c in [*FLAG_SQL, "flags"])
+    assert sorted(outputs) == sorted(f"signals.{c}" for c in [*FLAG_SQL, "flags", *HISTORY])
 
 
 def test_export_writes_only_the_purposes_flags_and_logs_it(town, tmp_path):

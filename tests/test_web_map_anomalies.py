@@ -1,42 +1,27 @@
-"""The SVG map's geometry and escaping, and the anomaly rules on hand-made processing-log entries."""
+"""The map component's data (reprojection, escaping) and the anomaly rules on hand-made log entries."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import json
+
+import pytest
 
 from privacy.log import LogEntry
+from privacy.lookup import FlagView
 from web.anomalies import Case, Inspection, find_anomalies
-from web.svgmap import MapBuilding, MapPoint, render_map
-
-SQUARE = "POLYGON ((155000 463000, 155010 463000, 155010 463010, 155000 463010, 155000 463000))"
-NORTH = "POLYGON ((155000 463050, 155010 463050, 155010 463060, 155000 463060, 155000 463050))"
+from web.kaart import from_views, map_data
 
 
-def test_map_is_north_up_and_escapes_labels():
-    svg = str(
-        render_map(
-            [MapBuilding("A", SQUARE, True, "<b>pand</b>"), MapBuilding("B", NORTH)],
-            [MapPoint(155005, 463005, "punt & co")],
-        )
-    )
-    paths = re.findall(r'<path class="([^"]+)"[^>]* d="M([\d.]+),([\d.]+)', svg)
-    y = {cls: float(y0) for cls, _, y0 in paths}
-    assert y["pand"] < y["pand pand-focus"]  # the northern building is drawn higher up
-    assert "&lt;b&gt;pand&lt;/b&gt;" in svg and "<b>" not in svg and "punt &amp; co" in svg
-    assert re.search(r"<text[^>]*>\d+ m</text>", svg)  # scale bar
-    assert str(render_map([MapBuilding("C", "not wkt")])) == ""
-
-
-def test_background_template_is_filled_with_the_rd_bbox():
-    svg = str(
-        render_map(
-            [MapBuilding("A", SQUARE, True)],
-            background_template="https://x/wms?BBOX={minx},{miny},{maxx},{maxy}&W={width}",
-        )
-    )
-    minx, miny, maxx, maxy = map(float, re.search(r"BBOX=([\d.]+),([\d.]+),([\d.]+),([\d.]+)", svg).groups())
-    assert minx < 155000 < 155010 < maxx and miny < 463000 < 463010 < maxy
+def test_map_flags_are_reprojected_for_display_and_safe_in_a_script_element():
+    # The RD New origin of Amersfoort (155000, 463000) is 52.1551744 N, 5.3872062 E.
+    flags = from_views([FlagView("overcrowding", x=155000.0, y=463000.0, pand_id="0363100012345678")])
+    assert flags[0]["lon"] == pytest.approx(5.3872062, abs=1e-5)
+    assert flags[0]["lat"] == pytest.approx(52.1551744, abs=1e-5)
+    assert flags[0]["titel"] == "Mogelijke overbewoning" and flags[0]["pand_id"] == "0363100012345678"
+    assert from_views([FlagView("address_not_in_bag")])[0]["lon"] is None  # no point, no marker
+    text = str(map_data([{"titel": "</script><b>"}], [5.0, 52.0, 5.1, 52.1]))
+    assert "</script>" not in text and json.loads(text)["signalen"][0]["titel"] == "</script><b>"
 
 
 def entry(

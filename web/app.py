@@ -58,8 +58,13 @@ class FormRejected(Exception):
 
 # Navigation per role: (path, label).
 NAV: dict[str, list[tuple[str, str]]] = {
-    "bibob_officer": [("/zoeken", "Zoeken"), ("/export", "Exporteren")],
-    "analyst": [("/zoeken", "Zoeken"), ("/export", "Exporteren")],
+    "bibob_officer": [("/zoeken", "Zoeken"), ("/signalen", "Signalen"), ("/export", "Exporteren")],
+    "analyst": [
+        ("/zoeken", "Zoeken"),
+        ("/signalen", "Signalen"),
+        ("/trends", "Trends"),
+        ("/export", "Exporteren"),
+    ],
     "frontline": [("/zoeken", "Veiligheidscheck")],
     "privacy_officer": [
         ("/privacy/log", "Verwerkingslog"),
@@ -229,10 +234,11 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         response.headers.update(ctx(request).headers)
         return response
 
-    from web import routes_admin, routes_auth, routes_lookup, routes_privacy
+    from web import routes_admin, routes_analyse, routes_auth, routes_lookup, routes_privacy
 
     app.include_router(routes_auth.router)
     app.include_router(routes_lookup.router)
     app.include_router(routes_privacy.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_analyse.router)
     return app

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.warehouse import Warehouse
+from privacy.basemap import BaseMap
+from privacy.history import flag_key
 from privacy.log import ProcessingLog
 from privacy.lookup import Actor, DetailResult, FlagView, Lookup, LookupRefused, LookupUnavailable, Target
+from privacy.overview import Overview
 from privacy.register import Purpose, Register, load_register
-from web.svgmap import MapBuilding, MapPoint, render_map
 from web.validation import TargetInput
 
 FLAG_TITLES = {
@@ -188,6 +190,8 @@ class FlagCard:
     tables: list[tuple[str, list[str], list[list[str]]]]
     ids: list[tuple[str, str]]
     lineage: Lineage | None
+    status: str | None = None  # in the flag history: nieuw, open or opgelost
+    sinds: dt.date | None = None  # stand date of the run that first saw it
 
 
 @dataclass(frozen=True)
@@ -296,11 +300,25 @@ class LookupService:
             return DetailOutcome(refused=NO_RELEASE)
         frontline = role == "frontline"
         lineage = {} if frontline else self.flag_lineage({f.flag for f in result.flags})
+        keys = [flag_key(f.flag, f.__dict__, f.evidence) for f in result.flags]
+        states = {} if frontline else Overview(self.lookup).states(keys)
         return DetailOutcome(
-            None, result, [self._card(f, frontline, lineage) for f in result.flags], frontline
+            None,
+            result,
+            [
+                self._card(f, frontline, lineage, states.get(k))
+                for f, k in zip(result.flags, keys, strict=True)
+            ],
+            frontline,
         )
 
-    def _card(self, f: FlagView, frontline: bool, lineage: dict[str, Lineage]) -> FlagCard:
+    def _card(
+        self,
+        f: FlagView,
+        frontline: bool,
+        lineage: dict[str, Lineage],
+        state: tuple[str, dt.date | None] | None = None,
+    ) -> FlagCard:
         if frontline:
             return FlagCard(f.flag, FLAG_TITLES.get(f.flag, f.flag), "", f.message, [], [], [], None)
         facts, tables = evidence_view(f.evidence)
@@ -323,6 +341,7 @@ class LookupService:
             tables,
             ids,
             lineage.get(f.flag),
+            *(state or (None, None)),
         )
 
     def flag_lineage(self, flags: set[str]) -> dict[str, Lineage]:
@@ -359,20 +378,17 @@ class LookupService:
                 own[entry.output.removeprefix("signals.")] = lineage
         return own, union
 
-    def map_for(self, outcome: DetailOutcome, background: str | None = None):
-        """Inline SVG of the panden of the flags and their neighbours (empty for front-line staff)."""
+    def map_for(self, outcome: DetailOutcome):
+        """The map component's data (flags in WGS84, extent) for the details; empty for front-line staff."""
+        from web.kaart import from_views, map_data  # web.kaart reads this module's flag titles
+
         if outcome.frontline or outcome.result is None:
             return ""
-        flags = outcome.result.flags
-        pand_ids = sorted({f.pand_id for f in flags if f.pand_id})
-        points = [(f.x, f.y) for f in flags if f.x is not None and f.y is not None]
         try:
-            buildings = self.lookup.buildings(pand_ids, points)
+            extent = BaseMap(self.lookup).extent()
         except UNAVAILABLE:
             return ""
-        shapes = [MapBuilding(b.pand_id, b.wkt, b.focus, f"Pand {b.pand_id}") for b in buildings]
-        marks = [MapPoint(f.x, f.y, FLAG_TITLES.get(f.flag, f.flag)) for f in flags if f.x is not None]
-        return render_map(shapes, marks, background)
+        return map_data(from_views(outcome.result.flags), extent)
 
     def address_choices(self, postcode: str, huisnummer: int) -> list[AddressChoice]:
         """The addresses at this postcode and huisnummer (open BAG data, not logged)."""

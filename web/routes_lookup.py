@@ -120,7 +120,8 @@ async def details(request: Request) -> Response:
         "details.html",
         outcome=outcome,
         result=outcome.result,
-        svg=await run_in_threadpool(svc.map_for, outcome, ctx(request).settings.map_background),
+        kaart=await run_in_threadpool(svc.map_for, outcome),
+        achtergrond=ctx(request).settings.map_background,
         purpose=next(
             (p for p in svc.purposes_for(session.role or "") if p.key == outcome.result.purpose), None
         ),

@@ -95,4 +95,3 @@ def flags_overview(context: AssetExecutionContext, gated: GatedConnection) -> st
 
 
 flag_assets: list[AssetsDefinition] = [_flag_asset(code) for code in FLAG_SQL]
-signal_assets: list[AssetsDefinition] = [*flag_assets, flags_overview]

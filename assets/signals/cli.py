@@ -14,7 +14,7 @@ from rich.console import Console
 from pipelines.environment import current
 from pipelines.warehouse import Warehouse
 from privacy.exportfiles import export_flags
-from privacy.lookup import Actor, LookupRefused
+from privacy.lookup import Actor, LookupRefused, LookupUnavailable
 
 flags_app = typer.Typer(
     name="flags",
@@ -51,21 +51,34 @@ def export(
     user: Annotated[
         str | None, typer.Option(help="Who exports, for the processing log (default: login name)")
     ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Only flags first seen in the latest published run")
+    ] = False,
+    resolved: Annotated[
+        bool, typer.Option("--resolved", help="Only flags that stopped firing in the latest published run")
+    ] = False,
 ) -> None:
     """Write the flags PURPOSE may see, one row per flag occurrence with its evidence (logged).
 
     Runs as an analyst: the purpose must allow that role. The export and any refusal are in the
     processing log with user, purpose and case number.
     """
+    if new and resolved:
+        console.print("[red]error:[/red] choose --new or --resolved, not both")
+        raise typer.Exit(2)
+    change = "new" if new else "resolved" if resolved else None
     root = Warehouse(warehouse or current().warehouse)
     actor = Actor(user or getpass.getuser(), "analyst")
     case_number = case or f"EXPORT-{dt.date.today():%Y%m%d}-{purpose}"
     try:
-        rows = export_flags(root, actor, purpose, case_number, format.value, out)
+        rows = export_flags(root, actor, purpose, case_number, format.value, out, change)
     except LookupRefused as exc:
         console.print(f"[red]refused (logged):[/red] {exc}")
         raise typer.Exit(2) from exc
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, LookupUnavailable) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"[green]exported[/green] {rows} flags for purpose {purpose} to {out} ({format.value})")
+    what = {"new": "new ", "resolved": "resolved "}.get(change or "", "")
+    console.print(
+        f"[green]exported[/green] {rows} {what}flags for purpose {purpose} to {out} ({format.value})"
+    )

@@ -53,8 +53,9 @@ def test_bibob_officer_hit_then_details(page, base_url, demo):
     assert page.locator("[data-testid=signaal]").count() >= 1
     assert page.get_by_role("heading", name="Handhavingsverleden").first.is_visible()
     assert page.locator("text=Familieleden elders in de gemeente").first.is_visible()
-    assert page.locator("svg.kaart path.pand-focus").count() >= 1
-    assert page.locator("svg.kaart path.pand").count() > 3  # the neighbours too
+    page.wait_for_function("Number(document.querySelector('[data-kaart]').dataset.geladen || 0) >= 1")
+    assert page.locator("path.kaart-pand-signaal").count() >= 1
+    assert page.locator("path.kaart-pand").count() > 3  # the neighbours too
     page.locator("[data-testid=herkomst] summary").first.click()
     assert page.locator("text=Berekend op").first.is_visible()  # the gated run that wrote the flag
     shot(page, "04-details")

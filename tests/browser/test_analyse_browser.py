@@ -1,0 +1,139 @@
+"""The analysts' overview in headless chromium: counts, filters, triage, and the Leaflet map offline.
+
+Screenshots of these pages go to ``docs/screens/`` (they document the pages in docs/ANALYSE.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+PURPOSE = "bibob_screening"
+
+
+def screen(page, name: str) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+
+
+def show(page, base_url: str, **filters: str) -> None:
+    page.goto(f"{base_url}/signalen")
+    page.select_option("#doel", PURPOSE)
+    page.fill("#zaak", "ANA-2026-0101")
+    for field, value in filters.items():
+        if field in ("flag", "status", "woonplaats", "sector"):
+            page.select_option(f"#{field}", value)
+        else:
+            page.fill(f"#{field}", value)
+    page.click("[data-testid=tonen]")
+
+
+def zoom(page) -> int:
+    return page.evaluate("document.querySelector('[data-kaart]').kaart.getZoom()")
+
+
+def loads(page) -> int:
+    return int(page.get_attribute("[data-kaart]", "data-geladen") or 0)
+
+
+def test_overview_counts_filters_and_triage(page, base_url):
+    sign_in(page, base_url, "analist")
+    show(page, base_url)
+    rows = page.locator("[data-testid=signaalrij]")
+    total = rows.count()
+    assert total > 3
+    # one published run: every flag is new, since the stand date of that run
+    assert int(page.inner_text("[data-testid=teller-nieuw]")) == total
+    assert "sinds 20" in rows.first.inner_text()
+    per_flag = {
+        el.get_attribute("data-flag"): int(el.get_attribute("data-n"))
+        for el in page.locator("[data-testid=per-signaal]").all()
+    }
+    assert sum(per_flag.values()) == total
+    flag, n = max(per_flag.items(), key=lambda item: item[1])
+    show(page, base_url, flag=flag)
+    assert page.locator("[data-testid=signaalrij]").count() == n
+    # triage: a decision with its reason, logged, and the row is now "in triage"
+    row = page.locator("[data-testid=signaalrij]").first
+    row.locator("summary").click()
+    row.locator("select[name=besluit]").select_option("geen_actie")
+    row.locator("input[name=toelichting]").fill("Bekend bij het team, reguliere bedrijfsvoering.")
+    row.locator("button[type=submit]").click()
+    assert page.locator("[data-testid=triage-vastgelegd]").is_visible()
+    assert page.locator("[data-testid=signaalrij][data-status=in_triage]").count() == 1
+    assert "Geen actie — Bekend bij het team" in page.locator("[data-testid=besluit]").first.inner_text()
+    screen(page, "signalen-overzicht")
+    show(page, base_url, status="in_triage")
+    assert page.locator("[data-testid=signaalrij]").count() == 1
+
+
+def test_aggregated_purpose_sees_counts_only(page, base_url):
+    sign_in(page, base_url, "analist")
+    page.goto(f"{base_url}/signalen")
+    page.select_option("#doel", "brancheanalyse")
+    page.click("[data-testid=tonen]")
+    assert page.locator("[data-testid=aantallen]").is_visible()
+    assert page.locator("[data-testid=signaalrij]").count() == 0
+    assert "minder dan 5 plaatsen" in page.inner_text("[data-testid=aantallen]")
+
+
+def test_map_renders_offline_zooms_and_shows_a_flagged_pand(page, base_url):
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    sign_in(page, base_url, "analist")
+    show(page, base_url, flag="many_companies_in_building")
+    kaart = page.locator("[data-testid=kaart]")
+    assert kaart.locator(".leaflet-map-pane").count() == 1
+    page.wait_for_function("Number(document.querySelector('[data-kaart]').dataset.geladen || 0) >= 1")
+    assert page.locator("path.kaart-pand").count() > 3  # the base layer: pand outlines from the release
+    assert page.locator("path.kaart-pand-signaal").count() >= 1  # the flagged pand stands out
+    assert page.locator(".kaart-straat").count() >= 1  # street names
+    before, seen = zoom(page), loads(page)
+    page.click(".leaflet-control-zoom-in")
+    page.wait_for_function(f"Number(document.querySelector('[data-kaart]').dataset.geladen) > {seen}")
+    assert zoom(page) == before + 1
+    while zoom(page) < 18:
+        seen = loads(page)
+        page.click(".leaflet-control-zoom-in")
+        page.wait_for_function(f"Number(document.querySelector('[data-kaart]').dataset.geladen) > {seen}")
+    assert page.locator(".kaart-huisnummer").count() >= 1  # house numbers at high zoom
+    assert page.locator("path.kaart-pand-signaal").count() >= 1
+    page.locator("path.kaart-punt").first.click()
+    assert page.locator(".kaart-signaal h3").inner_text() == "Veel bedrijven in één pand"
+    screen(page, "signalen-kaart")
+    assert requests and all(url.startswith(base_url) for url in requests), "the map must work offline"
+
+
+def test_lookup_details_use_the_same_map(page, base_url, demo):
+    sign_in(page, base_url, "bibob")
+    page.select_option("#doel", "bibob_screening")
+    page.fill("#zaak", "BIB-2026-0142")
+    page.fill("#postcode", demo.hit.postcode)
+    page.fill("#huisnummer", demo.hit.huisnummer)
+    page.fill("#huisletter", demo.hit.huisletter)
+    page.fill("#toevoeging", demo.hit.toevoeging)
+    page.click("[data-testid=zoeken]")
+    page.click("[data-testid=details-opvragen]")
+    page.wait_for_function("Number(document.querySelector('[data-kaart]').dataset.geladen || 0) >= 1")
+    assert page.locator("path.kaart-pand-signaal").count() >= 1
+    assert page.locator("path.kaart-pand").count() > 3
+    screen(page, "details-kaart")
+
+
+def test_trend_page_draws_the_chart(page, base_url):
+    sign_in(page, base_url, "analist")
+    page.goto(f"{base_url}/trends")
+    page.select_option("#doel", "signaalanalyse_ondermijning")
+    page.fill("#zaak", "ANA-2026-0101")
+    page.click("[data-testid=vergelijken]")
+    assert page.locator("[data-testid=trendrij]").count() >= 1
+    assert page.evaluate("document.querySelector('[data-testid=grafiek]').naturalWidth") > 100
+    with page.expect_download() as download:
+        page.click("[data-testid=csv]")
+    assert download.value.suggested_filename.endswith(".csv")
+    screen(page, "trends")
