@@ -149,6 +149,8 @@ def _trend_page(request: Request, session: Session, status_code: int = 200, **ex
         for p in lookup_service(request).purposes_for(session.role or "", lookups=False)
         if p.flags or p.aggregated_only
     ]
+    for name in ("trend", "comparison", "grafiek", "branche"):
+        extra.setdefault(name, None)
     return render(
         request,
         "trends.html",

@@ -53,7 +53,7 @@ def test_bibob_officer_hit_then_details(page, base_url, demo):
     assert page.locator("[data-testid=signaal]").count() >= 1
     assert page.get_by_role("heading", name="Handhavingsverleden").first.is_visible()
     assert page.locator("text=Familieleden elders in de gemeente").first.is_visible()
-    page.wait_for_function("Number(document.querySelector('[data-kaart]').dataset.geladen || 0) >= 1")
+    page.wait_for_selector("[data-kaart][data-geladen]")  # the base layer from the release loaded
     assert page.locator("path.kaart-pand-signaal").count() >= 1
     assert page.locator("path.kaart-pand").count() > 3  # the neighbours too
     page.locator("[data-testid=herkomst] summary").first.click()

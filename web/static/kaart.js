@@ -95,6 +95,7 @@
 
     let pending = null;
     function loadBase() {
+      el.dataset.zoom = String(map.getZoom());
       const b = map.getBounds();
       const url =
         "/kaart/basis?bbox=" +
