@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from assets.signals.brancheanalyse import PURPOSE as BRANCHE
 from assets.signals.brancheanalyse import READS, prepare
@@ -71,6 +72,7 @@ def chart(trend: Trend, run_a: int, run_b: int) -> str:
     ax.set_xticks(runs, labels, fontsize=8)
     ax.set_ylabel("aantal plaatsen met signaal")
     ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of places
     ax.grid(axis="y", color="#dce3ea")
     if per_flag:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))

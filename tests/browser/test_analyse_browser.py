@@ -6,10 +6,21 @@ Screenshots of these pages go to ``docs/screens/`` (they document the pages in d
 from __future__ import annotations
 
 import base64
+import csv
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import sign_in
+import uvicorn
+from conftest import ADDRESSES, PASSWORD, SEED, _free_port, sign_in
+
+from pipelines.runner import run_pipeline
+from sources.synthetic import generate
+from web.accounts import AccountStore
+from web.app import create_app
+from web.config import WebSettings
 
 pytestmark = pytest.mark.browser
 
@@ -155,3 +166,70 @@ def test_trend_page_draws_the_chart(page, base_url):
         page.click("[data-testid=csv]")
     assert download.value.suggested_filename.endswith(".csv")
     screen(page, "trends")
+
+
+@pytest.fixture(scope="module")
+def changed_town(tmp_path_factory) -> Iterator[str]:
+    """A second municipality, run twice through the main job with a changed enforcement delivery
+    (one Opiumwet case withdrawn, one opened elsewhere), served on its own port."""
+    base = tmp_path_factory.mktemp("twee-runs")
+    data, root = base / "data", base / "warehouse"
+    generate(data, ADDRESSES, SEED)
+    assert run_pipeline(data, root).success
+    path = data / "handhaving" / "zaken.csv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        zaken = list(csv.DictReader(fh))
+    withdrawn = next(z for z in zaken if z["instrument"] == "opiumwet_13b" and not z["datum_einde"])
+    host = next(
+        z
+        for z in zaken
+        if z["bag_nummeraanduiding_id"] and z["instrument"] not in ("opiumwet_13b", "wet_victor")
+    )
+    opened = {
+        **host,
+        "zaak_id": "Z-2026-0000999",
+        "instrument": "opiumwet_13b",
+        "datum_start": "2026-06-01",
+        "datum_einde": "",
+        "status": "lopend",
+    }
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(zaken[0]))
+        writer.writeheader()
+        writer.writerows([z for z in zaken if z is not withdrawn] + [opened])
+    assert run_pipeline(data, root).success
+    AccountStore(root).add("analist", "analyst", PASSWORD, "Demo analist", team="Team Ondermijning")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(WebSettings(warehouse_root=root)), host="127.0.0.1", port=(port := _free_port())
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_two_runs_show_new_and_resolved_flags_and_the_trend(page, changed_town):
+    sign_in(page, changed_town, "analist")
+    show(page, changed_town, flag="enforcement_history")
+    assert page.locator("[data-testid=signaalrij][data-status=nieuw]").count() == 1
+    assert page.locator("[data-testid=signaalrij][data-status=opgelost]").count() == 1
+    assert page.locator("[data-testid=signaalrij][data-status=open]").count() >= 1
+    assert int(page.inner_text("[data-testid=teller-opgelost]")) == 1
+    loaded_after(page, 0)  # the base layer, for the screenshot
+    screen(page, "signalen-twee-runs")
+    page.goto(f"{changed_town}/trends")
+    page.select_option("#doel", PURPOSE)
+    page.fill("#zaak", "ANA-2026-0101")
+    page.select_option("#groep", "woonplaats")
+    page.click("[data-testid=vergelijken]")
+    page.wait_for_selector("[data-testid=vergelijking], [data-testid=foutmelding]")
+    assert "Run 1" in page.inner_text("[data-testid=vergelijking] h2")
+    assert "run 2" in page.inner_text("[data-testid=vergelijking] h2")
+    assert page.locator("[data-testid=trendrij]").count() >= 1
+    screen(page, "trends-twee-runs")
