@@ -10,7 +10,6 @@ matplotlib (no JavaScript, no inline style: it is shown as an ``<img>`` with a `
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from assets.signals.brancheanalyse import PURPOSE as BRANCHE
 from assets.signals.brancheanalyse import READS, prepare
+from privacy.exportfiles import csv_bytes
 from privacy.gate import aggregated_reader
 from privacy.overview import Trend
 from web.lookups import FLAG_TITLES
@@ -83,20 +83,14 @@ def chart(trend: Trend, run_a: int, run_b: int) -> str:
 
 
 def to_csv(comparison: Comparison) -> bytes:
-    """The comparison as CSV for Dutch Excel (UTF-8 with BOM, ``;``)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
-        [
-            GROUPS[comparison.group],
-            f"A: run {comparison.run_a} ({comparison.stand_a})",
-            f"B: run {comparison.run_b} ({comparison.stand_b})",
-            "verschil (B - A)",
-        ]
-    )
-    for label, a, b, diff in comparison.rows:
-        writer.writerow([label, "" if a is None else a, "" if b is None else b, "" if diff is None else diff])
-    return out.getvalue().encode("utf-8-sig")
+    """The comparison as CSV for Dutch Excel (the one CSV writer: UTF-8 with BOM, ``;``)."""
+    header = [
+        GROUPS[comparison.group],
+        f"A: run {comparison.run_a} ({comparison.stand_a})",
+        f"B: run {comparison.run_b} ({comparison.stand_b})",
+        "verschil (B - A)",
+    ]
+    return csv_bytes(header, comparison.rows)
 
 
 def branche(warehouse_root, user_id: str, role: str, period_months: int = 12) -> list[dict]:
