@@ -36,6 +36,7 @@ import duckdb
 from pipelines.warehouse import Warehouse, connect, current_release
 from privacy.history import flag_key_sql
 from privacy.log import LogEntry, ProcessingLog
+from privacy.nearmatch import nearest_numbers, one_typo_away, similar_streets, split_street_number
 from privacy.register import Purpose, Register, load_register
 from privacy.scan import bsns_in_text
 
@@ -78,10 +79,28 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A near match for a target that is not in the release, to search for instead."""
+
+    kind: Literal["address", "street", "kvk", "vestiging", "pand"]
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
 class HitResult:
     request_id: str
     hit: bool
     target_label: str
+    known: bool = True  # False: the target does not exist in the release (BAG or KvK)
+    suggestions: tuple[Suggestion, ...] = ()
+
+    @property
+    def outcome(self) -> Literal["treffer", "geen_treffer", "onbekend"]:
+        """Hit, no hit, or unknown: an unknown target is never a no-hit."""
+        if not self.known:
+            return "onbekend"
+        return "treffer" if self.hit else "geen_treffer"
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,12 @@ class _Resolved:
     verblijfsobject_ids: list[str]
     pand_ids: list[str]
     openbare_ruimte_ids: list[str]
+    known: bool = True
+    suggestions: tuple[Suggestion, ...] = ()
+
+
+def _unknown(label: str, suggestions: list[Suggestion]) -> _Resolved:
+    return _Resolved(label, [], [], [], [], known=False, suggestions=tuple(suggestions))
 
 
 class _SharedRelease:
@@ -187,6 +212,7 @@ class Lookup:
             resolved = self._resolve(con, target)
             flags = self._flags(con, resolved, p.flags)
         hit = bool(flags)
+        outcome = "treffer" if hit else ("geen_treffer" if resolved.known else "onbekend")
         entry = self.log.append(
             LogEntry.under(
                 register,
@@ -203,10 +229,12 @@ class Lookup:
                     "target_value": target.value,
                     "target_label": resolved.label,
                     "hit": hit,
+                    "known": resolved.known,
+                    "outcome": outcome,
                 },
             )
         )
-        return HitResult(request_id=entry.actie_id, hit=hit, target_label=resolved.label)
+        return HitResult(entry.actie_id, hit, resolved.label, resolved.known, resolved.suggestions)
 
     def detail(self, actor: Actor, request_id: str) -> DetailResult:
         """The flags behind an earlier hit; logged as "consulted"."""
@@ -481,6 +509,7 @@ class Lookup:
             cursor.close()
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, target: Target) -> _Resolved:
+        """The BAG objects a target stands for, or an unknown target with near matches."""
         kind, value = target.kind, target.value.strip()
         if kind == "address":
             parts = (value.split("|") + ["", "", "", ""])[:4]
@@ -496,43 +525,189 @@ class Lookup:
                 [postcode, int(huisnummer), huisletter, toevoeging],
             )
             suffix = f"-{toevoeging}" if toevoeging else ""
-            label = f"{postcode[:4]} {postcode[4:]} {huisnummer}{huisletter}{suffix}"
-            return self._from_addresses(con, label, num)
+            typed = f"{postcode[:4]} {postcode[4:]} {huisnummer}{huisletter}{suffix}"
+            if not num:
+                return _unknown(typed, self._near_address(con, postcode, int(huisnummer)))
+            return self._from_addresses(con, self._label(con, num, typed), num)
         if kind == "street":
-            if re.fullmatch(r"\d{16}", value):
-                streets = [value]
-            else:
-                streets = _column(
-                    con,
-                    "SELECT openbare_ruimte_id FROM bag.openbare_ruimte WHERE lower(naam) = lower(?)",
-                    [value],
-                )
-            num = _column(
-                con,
-                "SELECT nummeraanduiding_id FROM bag.nummeraanduiding "
-                f"WHERE openbare_ruimte_id IN ({_marks(streets)})",
-                streets,
-            )
-            resolved = self._from_addresses(con, value, num)
-            return _Resolved(
-                value, resolved.nummeraanduiding_ids, resolved.verblijfsobject_ids, resolved.pand_ids, streets
-            )
+            return self._resolve_street(con, value)
         if kind in ("kvk", "vestiging"):
             column = "kvk_nummer" if kind == "kvk" else "vestigingsnummer"
             rows = con.execute(
                 f"SELECT nummeraanduiding_id, verblijfsobject_id FROM kvk.vestiging WHERE {column} = ?",
                 [value],
             ).fetchall()
+            label = f"{OBJECT_KINDS[kind]} {value}"
+            if not rows:
+                known = _column(con, f"SELECT DISTINCT {column} FROM kvk.vestiging", [])
+                near = [Suggestion(kind, v, f"{OBJECT_KINDS[kind]} {v}") for v in one_typo_away(value, known)]
+                return _unknown(label, near)
             num = sorted({r[0] for r in rows if r[0]})
-            resolved = self._from_addresses(con, f"{OBJECT_KINDS[kind]} {value}", num)
+            resolved = self._from_addresses(con, label, num)
             vbo = sorted(set(resolved.verblijfsobject_ids) | {r[1] for r in rows if r[1]})
             return _Resolved(resolved.label, num, vbo, self._panden(con, vbo), [])
         if kind == "pand":
+            label = f"pand {value}"
+            exists = con.execute(
+                """SELECT 1 FROM bag.pand WHERE pand_id = ?
+                   UNION ALL SELECT 1 FROM bag.verblijfsobject_pand WHERE pand_id = ? LIMIT 1""",
+                [value, value],
+            ).fetchone()
+            if exists is None:
+                known = _column(con, "SELECT DISTINCT pand_id FROM bag.pand", [])
+                return _unknown(
+                    label, [Suggestion("pand", v, f"pand {v}") for v in one_typo_away(value, known)]
+                )
             vbo = _column(
                 con, "SELECT verblijfsobject_id FROM bag.verblijfsobject_pand WHERE pand_id = ?", [value]
             )
-            return _Resolved(f"pand {value}", [], vbo, [value], [])
+            return _Resolved(label, [], vbo, [value], [])
         raise LookupRefused(f"unknown target kind {kind!r}; use one of {sorted(OBJECT_KINDS)}")
+
+    def _resolve_street(self, con: duckdb.DuckDBPyConnection, value: str) -> _Resolved:
+        """A street (name or openbare-ruimte id), or "straat huisnummer" typed in the street box."""
+        if re.fullmatch(r"\d{16}", value):
+            streets = _column(
+                con,
+                "SELECT openbare_ruimte_id FROM bag.openbare_ruimte WHERE openbare_ruimte_id = ?",
+                [value],
+            )
+        else:
+            streets = self._streets_named(con, value)
+        if streets:
+            num = _column(
+                con,
+                "SELECT nummeraanduiding_id FROM bag.nummeraanduiding "
+                f"WHERE openbare_ruimte_id IN ({_marks(streets)})",
+                streets,
+            )
+            names = _column(
+                con,
+                f"SELECT naam FROM bag.openbare_ruimte WHERE openbare_ruimte_id IN ({_marks(streets)})",
+                streets,
+            )
+            label = " / ".join(names) or value
+            resolved = self._from_addresses(con, label, num)
+            return _Resolved(
+                label, resolved.nummeraanduiding_ids, resolved.verblijfsobject_ids, resolved.pand_ids, streets
+            )
+        parts = split_street_number(value, self._street_names(con))
+        if parts is None:
+            names = similar_streets(value, self._street_names(con))
+            return _unknown(value, [Suggestion("street", n, n) for n in names])
+        typed = f"{parts.straat} {parts.huisnummer}{parts.huisletter}"
+        typed += f"-{parts.toevoeging}" if parts.toevoeging else ""
+        streets = self._streets_named(con, parts.straat)
+        if streets:
+            num = _column(
+                con,
+                f"""SELECT nummeraanduiding_id FROM bag.nummeraanduiding
+                    WHERE openbare_ruimte_id IN ({_marks(streets)}) AND huisnummer = ?
+                      AND upper(coalesce(huisletter, '')) = ?
+                      AND upper(coalesce(huisnummertoevoeging, '')) = ?""",
+                [*streets, parts.huisnummer, parts.huisletter, parts.toevoeging],
+            )
+            if num:
+                return self._from_addresses(con, self._label(con, num, typed), num)
+            return _unknown(typed, self._near_numbers(con, streets, parts.huisnummer))
+        near: list[Suggestion] = []
+        for name in similar_streets(parts.straat, self._street_names(con)):
+            near += self._near_numbers(con, self._streets_named(con, name), parts.huisnummer, exact=True)
+        if not near:  # the street is not near anything with that number: offer the streets
+            near = [
+                Suggestion("street", n, n) for n in similar_streets(parts.straat, self._street_names(con))
+            ]
+        return _unknown(typed, near[:5])
+
+    def _streets_named(self, con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+        return _column(
+            con,
+            "SELECT openbare_ruimte_id FROM bag.openbare_ruimte WHERE lower(naam) = lower(?)",
+            [" ".join(name.split())],
+        )
+
+    def _street_names(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        return _column(con, "SELECT DISTINCT naam FROM bag.openbare_ruimte", [])
+
+    def _near_numbers(
+        self, con: duckdb.DuckDBPyConnection, streets: list[str], huisnummer: int, *, exact: bool = False
+    ) -> list[Suggestion]:
+        """Addresses in these streets with the nearest house numbers (only ``huisnummer`` if exact)."""
+        if not streets:
+            return []
+        numbers = _column(
+            con,
+            "SELECT DISTINCT huisnummer FROM bag.nummeraanduiding "
+            f"WHERE openbare_ruimte_id IN ({_marks(streets)})",
+            streets,
+        )
+        wanted = [huisnummer] if exact else nearest_numbers(huisnummer, [int(n) for n in numbers])
+        if exact and huisnummer not in [int(n) for n in numbers]:
+            return []
+        return self._address_suggestions(
+            con,
+            f"openbare_ruimte_id IN ({_marks(streets)}) AND huisnummer IN ({_marks(wanted)})",
+            [*streets, *wanted],
+            huisnummer,
+        )
+
+    def _near_address(
+        self, con: duckdb.DuckDBPyConnection, postcode: str, huisnummer: int
+    ) -> list[Suggestion]:
+        """Addresses at this postcode with the nearest numbers, else this number one postcode typo away."""
+        numbers = _column(
+            con, "SELECT DISTINCT huisnummer FROM bag.nummeraanduiding WHERE postcode = ?", [postcode]
+        )
+        if numbers:
+            wanted = nearest_numbers(huisnummer, [int(n) for n in numbers])
+            return self._address_suggestions(
+                con, f"postcode = ? AND huisnummer IN ({_marks(wanted)})", [postcode, *wanted], huisnummer
+            )
+        candidates = _column(
+            con, "SELECT DISTINCT postcode FROM bag.nummeraanduiding WHERE huisnummer = ?", [huisnummer]
+        )
+        near = one_typo_away(postcode, candidates)
+        if not near:
+            return []
+        return self._address_suggestions(
+            con, f"huisnummer = ? AND postcode IN ({_marks(near)})", [huisnummer, *near], huisnummer
+        )
+
+    def _address_suggestions(
+        self, con: duckdb.DuckDBPyConnection, where: str, params: list[Any], huisnummer: int
+    ) -> list[Suggestion]:
+        # The variants (letter, toevoeging) of the number typed, else one address per nearby number.
+        rows = con.execute(
+            f"""SELECT postcode, huisnummer, coalesce(huisletter, '') AS l,
+                       coalesce(huisnummertoevoeging, '') AS t, nummeraanduiding_id
+                FROM bag.nummeraanduiding WHERE {where}
+                QUALIFY huisnummer = ?
+                     OR row_number() OVER (PARTITION BY postcode, huisnummer ORDER BY l, t) = 1
+                ORDER BY abs(huisnummer - ?), huisnummer, l, t LIMIT 5""",
+            [*params, huisnummer, huisnummer],
+        ).fetchall()
+        labels = self.address_labels(con, [r[4] for r in rows])
+        return [
+            Suggestion("address", f"{pc}|{nr}|{letter}|{toev}", labels.get(num, f"{pc} {nr}{letter}"))
+            for pc, nr, letter, toev, num in rows
+        ]
+
+    def address_labels(self, con: duckdb.DuckDBPyConnection, num: list[str]) -> dict[str, str]:
+        """Full addresses ("Kerkstraat 5A-2, 1234 AB Voorbeeldstad") by nummeraanduiding id."""
+        if not num:
+            return {}
+        rows = con.execute(
+            f"""SELECT nummeraanduiding_id, any_value(openbare_ruimte_naam), any_value(huisnummer),
+                       any_value(huisletter), any_value(huisnummertoevoeging), any_value(postcode),
+                       any_value(woonplaats_naam)
+                FROM bag.adres WHERE nummeraanduiding_id IN ({_marks(num)}) GROUP BY nummeraanduiding_id""",
+            num,
+        ).fetchall()
+        return {row[0]: format_address(*row[1:]) for row in rows}
+
+    def _label(self, con: duckdb.DuckDBPyConnection, num: list[str], fallback: str) -> str:
+        labels = self.address_labels(con, num)
+        return labels[num[0]] if len(num) == 1 and num[0] in labels else fallback
 
     def _from_addresses(self, con: duckdb.DuckDBPyConnection, label: str, num: list[str]) -> _Resolved:
         vbo = _column(
@@ -613,6 +788,20 @@ def _flag_source(con: duckdb.DuckDBPyConnection, change: str | None) -> str:
                   LEFT JOIN (SELECT flag_key, first_run_seq, first_stand FROM signals.flag_history
                              WHERE resolved_run_seq IS NULL) h ON h.flag_key = {flag_key_sql("f")}"""
     return f"SELECT * FROM ({current}) WHERE status = 'nieuw'" if change == "new" else current
+def format_address(
+    straat: str | None,
+    huisnummer: int | None,
+    huisletter: str | None,
+    toevoeging: str | None,
+    postcode: str | None,
+    woonplaats: str | None,
+) -> str:
+    """The way a Dutch address is written: "Kerkstraat 5A-2, 1234 AB Voorbeeldstad"."""
+    number = f"{huisnummer or ''}{huisletter or ''}" + (f"-{toevoeging}" if toevoeging else "")
+    street = " ".join(p for p in (straat, number) if p)
+    pc = f"{postcode[:4]} {postcode[4:]}" if postcode and len(postcode) == 6 else (postcode or "")
+    place = " ".join(p for p in (pc, woonplaats) if p)
+    return ", ".join(p for p in (street, place) if p)
 
 
 TARGET_FORMATS = {
@@ -704,5 +893,7 @@ __all__ = [
     "Lookup",
     "LookupRefused",
     "LookupUnavailable",
+    "Suggestion",
     "Target",
+    "format_address",
 ]

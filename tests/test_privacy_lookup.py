@@ -138,7 +138,7 @@ def address(postcode: str, number: int, letter: str = "", addition: str = "") ->
 
 def test_hit_then_detail(lookup, warehouse):
     res = lookup.hit(ANALYST, "signaalanalyse_ondermijning", "Z-2026-001", address("1011AB", 1))
-    assert res.hit and res.target_label == "1011 AB 1"
+    assert res.hit and res.target_label == "Fictieve Dwarsstraat 1, 1011 AB Voorbeeldstad"
     det = lookup.detail(ANALYST, res.request_id)
     assert [f.flag for f in det.flags] == ["many_companies_in_building"]
     assert det.flags[0].pand_id == PAND_1 and det.flags[0].evidence["vestigingen"] == 12
@@ -148,7 +148,8 @@ def test_hit_then_detail(lookup, warehouse):
 
 def test_no_hit(lookup):
     res = lookup.hit(ANALYST, "signaalanalyse_ondermijning", "Z-2026-002", address("1011 ab", 5, "a", "BIS"))
-    assert not res.hit and res.target_label == "1011 AB 5A-BIS"
+    assert not res.hit and res.target_label == "Fictieve Dwarsstraat 5A-bis, 1011 AB Voorbeeldstad"
+    assert res.known and res.outcome == "geen_treffer"
     assert lookup.detail(ANALYST, res.request_id).flags == []
 
 
@@ -166,7 +167,7 @@ def test_kvk_street_and_pand_targets(lookup):
     street = lookup.hit(
         ANALYST, "signaalanalyse_ondermijning", "Z-4", Target("street", "fictieve dwarsstraat")
     )
-    assert street.hit and street.target_label == "fictieve dwarsstraat"
+    assert street.hit and street.target_label == "Fictieve Dwarsstraat"
     laan = Target("street", "Verzonnen Laan")
     assert lookup.hit(ANALYST, "signaalanalyse_ondermijning", "Z-4", laan).hit
     assert not lookup.hit(ANALYST, "adreskwaliteit", "Z-4", laan).hit

@@ -42,6 +42,12 @@ def lookup(app, root, *args: str, user: str = "bibob", password: str = PASSWORD)
     )
 
 
+def answer(result) -> str:
+    """The answer line: the first line after the password prompt."""
+    lines = [line for line in result.output.splitlines() if not line.startswith("Wachtwoord")]
+    return lines[0]
+
+
 def test_lookup_hit_then_details_in_the_terminal_is_logged_like_the_web(app, root):
     r = lookup(
         app,
@@ -56,7 +62,7 @@ def test_lookup_hit_then_details_in_the_terminal_is_logged_like_the_web(app, roo
         "BIB-2026-0042",
     )
     assert r.exit_code == 0, r.output
-    assert "TREFFER" in r.output and "1234 AB 3" in r.output and "--details" in r.output
+    assert answer(r) == "TREFFER  Kerkstraat 3, 1234 AB Voorbeeldstad" and "--details" in r.output
     assert "Veel bedrijven" not in r.output
     hit = list(ProcessingLog(root).entries())[-1]
     assert (hit.action, hit.gebruiker, hit.role) == ("hit", "bibob", "bibob_officer")
@@ -92,9 +98,39 @@ def test_no_hit_and_other_kinds(app, root):
         "--case",
         "Z-1",
     )
-    assert "GEEN TREFFER" in r.output
+    assert r.exit_code == 0 and answer(r).startswith("GEEN TREFFER  Kerkstraat 1, 1234 AB")
     r = lookup(app, root, "--kvk", "90000001", "--purpose", "bibob_screening", "--case", "Z-1")
-    assert r.exit_code == 0 and "TREFFER" in r.output
+    assert r.exit_code == 0 and answer(r).startswith("TREFFER ")
+
+
+@pytest.mark.parametrize(
+    ("target", "suggestion"),
+    [
+        (["--postcode", "1234AB", "--huisnummer", "40"], "bedoelt u: Kerkstraat 12, 1234 AB Voorbeeldstad"),
+        (["--postcode", "1234AC", "--huisnummer", "3"], "bedoelt u: Kerkstraat 3, 1234 AB Voorbeeldstad"),
+        (["--street", "Kerkstrat"], "bedoelt u: Kerkstraat"),
+        (["--street", "kerkstrat 3"], "bedoelt u: Kerkstraat 3, 1234 AB Voorbeeldstad"),
+        (["--street", "Kerkstraat 30"], "bedoelt u: Kerkstraat 12, 1234 AB Voorbeeldstad"),
+        (["--kvk", "90000021"], "bedoelt u: KvK-nummer 90000001"),
+        (["--vestiging", "000000000099"], "bedoelt u: vestigingsnummer 000000000009"),
+        (["--pand", "9999100000000099"], "bedoelt u: pand 9999100000000009"),
+    ],
+)
+def test_unknown_is_not_a_no_hit(app, root, target, suggestion):
+    """Not in the BAG or KvK: ONBEKEND with near matches and exit status 3, logged as unknown."""
+    r = lookup(app, root, *target, "--purpose", "bibob_screening", "--case", "Z-1")
+    assert r.exit_code == 3, r.output
+    assert answer(r).startswith("ONBEKEND ") and "GEEN TREFFER" not in r.output
+    assert "Onbekend: komt niet voor in de BAG (of KvK)" in r.output and suggestion in r.output
+    entry = list(ProcessingLog(root).entries())[-1]
+    assert entry.action == "hit" and entry.details["outcome"] == "onbekend"
+
+
+def test_street_and_number_typed_in_the_street_box(app, root):
+    r = lookup(app, root, "--street", "kerkstraat 3", "--purpose", "bibob_screening", "--case", "Z-1")
+    assert r.exit_code == 0 and answer(r) == "TREFFER  Kerkstraat 3, 1234 AB Voorbeeldstad"
+    r = lookup(app, root, "--street", "Kerkstraat 5b", "--purpose", "bibob_screening", "--case", "Z-1")
+    assert r.exit_code == 0 and answer(r).startswith("GEEN TREFFER  Kerkstraat 5B, 1234 AB")
 
 
 def test_frontline_gets_only_the_caution(app, root):

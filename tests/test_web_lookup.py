@@ -69,7 +69,7 @@ def test_hit_first_then_details_with_evidence_map_and_lineage(root):
     c = signed_in(root, "bibob")
     r = search(c, postcode="1234 ab", huisnummer="3")
     assert r.status_code == 200
-    assert "<h1>Treffer</h1>" in r.text and "1234 AB 3" in r.text
+    assert "<h1>Treffer</h1>" in r.text and "Kerkstraat 3, 1234 AB Voorbeeldstad" in r.text
     assert "Veel bedrijven" not in r.text  # no details before the second request
     rid = request_id(r.text)
     d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": rid})
@@ -86,8 +86,14 @@ def test_no_hit_and_unknown_address(root):
     c = signed_in(root, "bibob")
     r = search(c, postcode="1234AB", huisnummer="1")
     assert "<h1>Geen treffer</h1>" in r.text and "Details opvragen" not in r.text
-    r = search(c, postcode="9999ZZ", huisnummer="1")
-    assert "<h1>Geen treffer</h1>" in r.text and "komt niet voor in de BAG" in r.text
+    r = search(c, postcode="1234AC", huisnummer="3")
+    assert "<h1>Onbekend</h1>" in r.text and "Geen treffer" not in r.text
+    assert "Onbekend: komt niet voor in de BAG (of KvK)" in r.text
+    assert 'aria-label="Zoek Kerkstraat 3, 1234 AB Voorbeeldstad"' in r.text  # the near match
+    r = search(c, soort="street", straat="Kerkstrat")
+    assert "<h1>Onbekend</h1>" in r.text and 'aria-label="Zoek Kerkstraat"' in r.text
+    r = search(c, soort="street", straat="kerkstraat 3")
+    assert "<h1>Treffer</h1>" in r.text and "Kerkstraat 3, 1234 AB Voorbeeldstad" in r.text
 
 
 def test_address_with_letters_asks_which_one_before_looking_up(root):
@@ -97,7 +103,7 @@ def test_address_with_letters_asks_which_one_before_looking_up(root):
     assert "Kies het adres" in r.text and "Kerkstraat 5A" in r.text and "Kerkstraat 5B" in r.text
     assert sum(1 for _ in ProcessingLog(root).entries()) == before  # nothing looked up yet
     r = search(c, postcode="1234AB", huisnummer="5", huisletter="B")
-    assert "Geen treffer" in r.text and "1234 AB 5B" in r.text
+    assert "Geen treffer" in r.text and "Kerkstraat 5B, 1234 AB Voorbeeldstad" in r.text
 
 
 def test_street_kvk_and_pand_lookups(root):

@@ -21,6 +21,13 @@ from web.validation import InvalidInput, parse_case, parse_target
 
 console = Console()
 err = Console(stderr=True)
+# The contract for scripts: the first word of ``knooppunt lookup`` and its exit status.
+ANSWERS = {
+    "treffer": ("bold orange3", "TREFFER"),
+    "geen_treffer": ("bold green", "GEEN TREFFER"),
+    "onbekend": ("bold red", "ONBEKEND"),
+}
+EXIT_UNKNOWN = 3
 
 WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
@@ -71,8 +78,12 @@ def lookup(
     user: Annotated[str, typer.Option("--user", help="Your account (default: $USER)")] = "",
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Look up an address, street, KvK number, vestiging or pand: hit/no-hit first, details on request."""
-    from web.lookups import LookupService
+    """Look up an address, street, KvK number, vestiging or pand: hit/no-hit first, details on request.
+
+    Prints TREFFER, GEEN TREFFER or ONBEKEND (not in the BAG or KvK, with near matches) as the first
+    word and exits 0, 0 or 3; a refusal exits 1, invalid input 2.
+    """
+    from web.lookups import UNKNOWN_MESSAGE, LookupService
 
     root = _root(warehouse)
     chosen = [
@@ -116,11 +127,14 @@ def lookup(
     if outcome.refused:
         err.print(f"[red]geweigerd:[/red] {outcome.refused}")
         raise typer.Exit(1)
-    answer = (
-        "[bold orange3]TREFFER[/bold orange3]" if outcome.hit else "[bold green]GEEN TREFFER[/bold green]"
-    )
-    console.print(f"{answer}  {outcome.target_label}")
-    console.print(f"verzoek: {outcome.request_id}  doel: {purpose}  zaak: {case_number}")
+    style, word = ANSWERS[outcome.outcome]
+    console.print(f"[{style}]{word}[/{style}]  {outcome.target_label}", highlight=False)
+    console.print(f"verzoek: {outcome.request_id}  doel: {purpose}  zaak: {case_number}", soft_wrap=True)
+    if outcome.outcome == "onbekend":
+        console.print(f"{UNKNOWN_MESSAGE}. Er is niets gecontroleerd.", highlight=False)
+        for s in outcome.suggestions:
+            console.print(f"  bedoelt u: {s.label}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_UNKNOWN)
     if not (details and outcome.hit):
         if outcome.hit:
             console.print("Details opvragen (wordt vastgelegd): herhaal met --details")

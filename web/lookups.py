@@ -19,7 +19,16 @@ from pipelines.warehouse import Warehouse
 from privacy.basemap import BaseMap
 from privacy.history import flag_key
 from privacy.log import ProcessingLog
-from privacy.lookup import Actor, DetailResult, FlagView, Lookup, LookupRefused, LookupUnavailable, Target
+from privacy.lookup import (
+    Actor,
+    DetailResult,
+    FlagView,
+    Lookup,
+    LookupRefused,
+    LookupUnavailable,
+    Suggestion,
+    Target,
+)
 from privacy.overview import Overview
 from privacy.register import Purpose, Register, load_register
 from web.validation import TargetInput
@@ -140,6 +149,12 @@ REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"re-identification"), "Heridentificatie is niet toegestaan voor dit verzoek."),
     (re.compile(r"front-line roles cannot export"), "Frontofficemedewerkers kunnen geen lijsten exporteren."),
 ]
+OUTCOME_TITLES = {
+    "treffer": "Treffer",
+    "geen_treffer": "Geen treffer",
+    "onbekend": "Onbekend",
+}
+UNKNOWN_MESSAGE = "Onbekend: komt niet voor in de BAG (of KvK)"
 NO_RELEASE = (
     "Er is nog geen (volledige) gepubliceerde versie van de gegevens. Vraag het datateam om `knooppunt run`."
 )
@@ -167,6 +182,19 @@ class HitOutcome:
     request_id: str = ""
     target_label: str = ""
     refused: str | None = None
+    known: bool = True
+    suggestions: tuple[Suggestion, ...] = ()
+
+    @property
+    def outcome(self) -> str:
+        """``treffer``, ``geen_treffer`` or ``onbekend`` (not in the BAG or KvK: never a no-hit)."""
+        if not self.known:
+            return "onbekend"
+        return "treffer" if self.hit else "geen_treffer"
+
+    @property
+    def title(self) -> str:
+        return OUTCOME_TITLES[self.outcome]
 
 
 @dataclass(frozen=True)
@@ -289,7 +317,7 @@ class LookupService:
             return HitOutcome(refused=dutch_refusal(exc.reason))
         except UNAVAILABLE:
             return HitOutcome(refused=NO_RELEASE)
-        return HitOutcome(res.hit, res.request_id, res.target_label)
+        return HitOutcome(res.hit, res.request_id, res.target_label, None, res.known, res.suggestions)
 
     def detail(self, user_id: str, role: str, request_id: str) -> DetailOutcome:
         try:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from privacy.exportfiles import to_csv, to_geopackage
 from web.app import ctx, form_of, render, require
-from web.lookups import LookupService
+from web.lookups import UNKNOWN_MESSAGE, LookupService
 from web.security import Session
 from web.validation import KINDS, InvalidInput, parse_case, parse_purpose, parse_target
 
@@ -80,14 +80,12 @@ async def search(request: Request) -> Response:
     if _rate_limited(request, session):
         return _search_page(request, session, 429, error=RATE_MESSAGE, form=form)
     svc = service(request)
-    unknown_address = False
     if target.kind == "address":
         postcode, huisnummer, huisletter, toevoeging = target.value.split("|")
         choices = await run_in_threadpool(svc.address_choices, postcode, int(huisnummer))
         exact = any(c.huisletter == huisletter and c.toevoeging == toevoeging for c in choices)
         if choices and not exact:
             return _search_page(request, session, choices=choices, form=form, choose=True)
-        unknown_address = not choices
     outcome = await run_in_threadpool(
         svc.hit, session.user_id or "", session.role or "", purpose, case, target
     )
@@ -100,7 +98,7 @@ async def search(request: Request) -> Response:
         target=target,
         purpose=next((p for p in svc.purposes_for(session.role or "") if p.key == purpose), None),
         case=case,
-        unknown_address=unknown_address,
+        unknown_message=UNKNOWN_MESSAGE,
     )
 
 
