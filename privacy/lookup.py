@@ -22,6 +22,7 @@ actor sees for ``staff_safety`` only "Let op: neem contact op met <team>" and no
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -114,6 +115,7 @@ class FlagView:
     openbare_ruimte_id: str | None = None
     x: float | None = None
     y: float | None = None
+    reference_date: dt.date | None = None  # the stand date the flag was computed for
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,9 @@ class DetailResult:
     case_number: str
     target_label: str
     flags: list[FlagView]
+    # Readable names of the BAG ids and vestigingsnummers in the flags (addresses, handelsnamen),
+    # as far as the purpose's sources allow; empty for front-line roles.
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,8 @@ class Lookup:
         with self._release() as con:
             resolved = self._resolve(con, target)
             flags = self._flags(con, resolved, p.flags)
+            if resolved.known and target.kind in ("kvk", "vestiging"):
+                resolved = self._with_company_name(con, p, target, resolved)
         hit = bool(flags)
         outcome = "treffer" if hit else ("geen_treffer" if resolved.known else "onbekend")
         entry = self.log.append(
@@ -255,7 +262,8 @@ class Lookup:
         with self._release() as con:
             resolved = self._resolve(con, target)
             rows = self._flags(con, resolved, p.flags)
-        views = [_view(row, actor.role) for row in rows]
+            views = [_view(row, actor.role) for row in rows]
+            names = {} if actor.role == FRONTLINE else self._names(con, p, views)
         persons = sorted({pid for v in views for pid in _pseudonyms(v.evidence)})
         self.log.append(
             LogEntry.under(
@@ -273,7 +281,7 @@ class Lookup:
                     }
                     for pid in persons
                 ],
-                inputs={"signals.flags": [*FLAG_KEYS, "evidence"]},
+                inputs={"signals.flags": [*FLAG_KEYS, "evidence"], **_name_inputs(p, names)},
                 row_counts={"flags": len(views)},
                 details={
                     "request_id": request_id,
@@ -282,7 +290,7 @@ class Lookup:
                 },
             )
         )
-        return DetailResult(request_id, p.key, case_number, resolved.label, views)
+        return DetailResult(request_id, p.key, case_number, resolved.label, views, names)
 
     def reidentify(self, actor: Actor, request_id: str, persoon_id: str) -> Identity:
         """Names of a pseudonymised person named in the evidence of a detail request (logged).
@@ -705,6 +713,96 @@ class Lookup:
         ).fetchall()
         return {row[0]: format_address(*row[1:]) for row in rows}
 
+    def _names(self, con: duckdb.DuckDBPyConnection, p: Purpose, views: list[FlagView]) -> dict[str, str]:
+        """Addresses for the BAG ids and handelsnamen for the vestigingsnummers in these flags.
+
+        Only where the purpose may read them: addresses need ``bag.adres`` among its sources,
+        handelsnamen ``kvk.vestiging.eerste_handelsnaam``.
+        """
+        ids: set[str] = set()
+        for v in views:
+            ids |= {
+                i for i in (v.nummeraanduiding_id, v.verblijfsobject_id, v.pand_id, v.openbare_ruimte_id) if i
+            }
+            ids |= _identifiers(v.evidence)
+        by_kind: dict[str, list[str]] = {}
+        for i in sorted(ids):
+            kind = "vestiging" if len(i) == 12 else BAG_OBJECT_TYPES.get(i[4:6], "")
+            by_kind.setdefault(kind, []).append(i)
+        addresses = "bag.adres" in p.sources
+        names: dict[str, str] = {}
+        if addresses:
+            num = by_kind.get("nummeraanduiding", [])
+            vbo = by_kind.get("verblijfsobject", [])
+            panden = by_kind.get("pand", [])
+            hoofd = dict(
+                con.execute(
+                    f"""SELECT verblijfsobject_id, any_value(hoofdadres_id) FROM bag.verblijfsobject
+                        WHERE verblijfsobject_id IN ({_marks(vbo)}) GROUP BY 1""",
+                    vbo,
+                ).fetchall()
+                if vbo
+                else []
+            )
+            in_pand = (
+                con.execute(
+                    f"""SELECT DISTINCT vp.pand_id, v.hoofdadres_id FROM bag.verblijfsobject_pand vp
+                        JOIN bag.verblijfsobject v USING (verblijfsobject_id)
+                        WHERE vp.pand_id IN ({_marks(panden)})""",
+                    panden,
+                ).fetchall()
+                if panden
+                else []
+            )
+            labels = self.address_labels(
+                con, sorted(set(num) | set(hoofd.values()) | {a for _, a in in_pand})
+            )
+            names |= {n: labels[n] for n in num if n in labels}
+            names |= {v: labels[a] for v, a in hoofd.items() if a in labels}
+            for pand in panden:
+                found = sorted(labels[a] for pid, a in in_pand if pid == pand and a in labels)
+                if found:
+                    more = len(found) - 1
+                    names[pand] = found[0] + (f" (en {more} andere adressen)" if more else "")
+            streets = by_kind.get("openbare_ruimte", [])
+            if streets:
+                names |= dict(
+                    con.execute(
+                        f"""SELECT openbare_ruimte_id, any_value(naam) FROM bag.openbare_ruimte
+                            WHERE openbare_ruimte_id IN ({_marks(streets)}) GROUP BY 1""",
+                        streets,
+                    ).fetchall()
+                )
+        vestigingen = by_kind.get("vestiging", [])
+        if vestigingen and "eerste_handelsnaam" in p.sources.get("kvk.vestiging", []):
+            rows = con.execute(
+                f"""SELECT vestigingsnummer, any_value(eerste_handelsnaam), any_value(nummeraanduiding_id)
+                    FROM kvk.vestiging WHERE vestigingsnummer IN ({_marks(vestigingen)}) GROUP BY 1""",
+                vestigingen,
+            ).fetchall()
+            labels = self.address_labels(con, [r[2] for r in rows if r[2]]) if addresses else {}
+            for nummer, naam, num_id in rows:
+                parts = [naam or "(handelsnaam onbekend)"] + ([labels[num_id]] if num_id in labels else [])
+                names[nummer] = ", ".join(parts)
+        return names
+
+    def _with_company_name(
+        self, con: duckdb.DuckDBPyConnection, p: Purpose, target: Target, resolved: _Resolved
+    ) -> _Resolved:
+        """ "KvK-nummer 12345678: Handelsnaam" where the purpose may read the handelsnaam."""
+        if "eerste_handelsnaam" not in p.sources.get("kvk.vestiging", []):
+            return resolved
+        column = "kvk_nummer" if target.kind == "kvk" else "vestigingsnummer"
+        names = _column(
+            con,
+            f"SELECT eerste_handelsnaam FROM kvk.vestiging WHERE {column} = ? AND eerste_handelsnaam <> ''",
+            [target.value.strip()],
+        )
+        if not names:
+            return resolved
+        label = f"{resolved.label}: {' / '.join(names[:3])}" + (" …" if len(names) > 3 else "")
+        return dataclasses.replace(resolved, label=label)
+
     def _label(self, con: duckdb.DuckDBPyConnection, num: list[str], fallback: str) -> str:
         labels = self.address_labels(con, num)
         return labels[num[0]] if len(num) == 1 and num[0] in labels else fallback
@@ -741,7 +839,7 @@ class Lookup:
             return []
         cursor = con.execute(
             f"""SELECT DISTINCT flag, nummeraanduiding_id, verblijfsobject_id, pand_id, openbare_ruimte_id,
-                       CAST(evidence AS VARCHAR) AS evidence, x, y
+                       CAST(evidence AS VARCHAR) AS evidence, x, y, reference_date
                 FROM signals.flags WHERE flag IN ({_marks(list(allowed))}) AND ({" OR ".join(conditions)})
                 ORDER BY flag, nummeraanduiding_id, pand_id, openbare_ruimte_id""",
             list(allowed) + params,
@@ -843,7 +941,39 @@ def _view(row: dict[str, Any], role: str) -> FlagView:
         openbare_ruimte_id=row["openbare_ruimte_id"],
         x=row["x"],
         y=row["y"],
+        reference_date=row.get("reference_date"),
     )
+
+
+BAG_OBJECT_TYPES = {
+    "01": "verblijfsobject",
+    "10": "pand",
+    "20": "nummeraanduiding",
+    "30": "openbare_ruimte",
+}
+BAG_ID = re.compile(r"^\d{4}(01|10|20|30)\d{10}$")
+VESTIGINGSNUMMER = re.compile(r"^\d{12}$")
+
+
+def _identifiers(value: Any) -> set[str]:
+    """Every BAG id (verblijfsobject, pand, nummeraanduiding, openbare ruimte) and vestigingsnummer."""
+    if isinstance(value, str):
+        return {value} if BAG_ID.match(value) or VESTIGINGSNUMMER.match(value) else set()
+    if isinstance(value, dict):
+        return set().union(*(_identifiers(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_identifiers(v) for v in value)) if value else set()
+    return set()
+
+
+def _name_inputs(p: Purpose, names: dict[str, str]) -> dict[str, list[str]]:
+    """The columns read to name the ids in a detail answer (for the log's inputs)."""
+    if not names:
+        return {}
+    inputs = {"bag.adres": ["nummeraanduiding_id", "openbare_ruimte_naam", "huisnummer", "postcode"]}
+    if "eerste_handelsnaam" in p.sources.get("kvk.vestiging", []):
+        inputs["kvk.vestiging"] = ["vestigingsnummer", "eerste_handelsnaam", "nummeraanduiding_id"]
+    return inputs
 
 
 def _pseudonyms(value: Any) -> set[str]:

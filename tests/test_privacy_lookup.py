@@ -77,9 +77,10 @@ def warehouse(tmp_path_factory) -> Warehouse:
         )
         con.execute(
             """CREATE TABLE kvk.vestiging AS SELECT * FROM (VALUES
-                ('000000000001', '10000001', '0363200000000001', '0363010000000001'),
-                ('000000000002', '10000002', '0363200000000003', '0363010000000003'))
-                t(vestigingsnummer, kvk_nummer, nummeraanduiding_id, verblijfsobject_id)"""
+                ('000000000001', '10000001', 'Fictief Bouw B.V.', '0363200000000001', '0363010000000001'),
+                ('000000000002', '10000002', 'Verzonnen Kapsalon', '0363200000000003', '0363010000000003'))
+                t(vestigingsnummer, kvk_nummer, eerste_handelsnaam, nummeraanduiding_id,
+                  verblijfsobject_id)"""
         )
         flags = [
             ("many_companies_in_building", None, None, PAND_1, None, {"vestigingen": 12, "threshold": 10}),

@@ -81,7 +81,11 @@ def test_lookup_hit_then_details_in_the_terminal_is_logged_like_the_web(app, roo
         "--details",
     )
     assert "Veel bedrijven in één pand" in r.output and "Actieve vestigingen: 12" in r.output
-    assert "herkomst: signals.many_companies_in_building" in r.output
+    assert "In dit pand zijn 12 actieve vestigingen ingeschreven; het signaal geldt vanaf 10." in r.output
+    assert "Pand: Kerkstraat 3, 1234 AB Voorbeeldstad" in r.output
+    assert "000000000000 | Fictieve Holding 0, Kerkstraat 3, 1234 AB Voorbeeldstad" in r.output
+    assert "herkomst: Bronnen: Handelsregister (KvK). Stand van de gegevens: 01-10-2026." in r.output
+    assert "(technisch: tabel signals.many_companies_in_building" in r.output
     assert [e.action for e in ProcessingLog(root).entries()][-2:] == ["hit", "detail"]
 
 

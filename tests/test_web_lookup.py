@@ -78,6 +78,11 @@ def test_hit_first_then_details_with_evidence_map_and_lineage(root):
     assert "Drempel: minimaal aantal vestigingen" in d.text and "<td>12</td>" in d.text
     assert "data-kaart" in d.text and '"flag": "many_companies_in_building"' in d.text  # the map's data
     assert "test-run-0001" in d.text and "kvk.vestiging" in d.text  # lineage from the gate's log entry
+    # Readable: the evidence as a sentence, the pand as its address, every vestiging with its name.
+    assert "In dit pand zijn 12 actieve vestigingen ingeschreven; het signaal geldt vanaf 10." in d.text
+    assert "<strong>Pand:</strong> Kerkstraat 3, 1234 AB Voorbeeldstad" in d.text
+    assert d.text.count("Fictieve Holding") == 12 and "Fictieve Holding 11, Kerkstraat 3, 1234 AB" in d.text
+    assert "Bronnen: Handelsregister (KvK). Stand van de gegevens: 01-10-2026." in d.text
     actions = [e.action for e in ProcessingLog(root).entries() if e.gebruiker == "bibob"]
     assert actions[-2:] == ["hit", "detail"]
 

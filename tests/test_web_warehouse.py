@@ -94,13 +94,13 @@ def build_warehouse(root: Path, houses: int = 12) -> Warehouse:
             con.execute("INSERT INTO bag.pand VALUES (?, ST_GeomFromText(?))", [pid, wkt])
         con.execute(
             """CREATE TABLE kvk.vestiging (vestigingsnummer VARCHAR, kvk_nummer VARCHAR,
-               nummeraanduiding_id VARCHAR, verblijfsobject_id VARCHAR)"""
+               eerste_handelsnaam VARCHAR, nummeraanduiding_id VARCHAR, verblijfsobject_id VARCHAR)"""
         )
         vestigingen = [(f"0000000{i:05d}", f"{90000000 + i}") for i in range(12)]
-        for vnr, kvk in vestigingen:
+        for i, (vnr, kvk) in enumerate(vestigingen):
             con.execute(
-                "INSERT INTO kvk.vestiging VALUES (?, ?, ?, ?)",
-                [vnr, kvk, num_id(3), "9999010" + num_id(3)[7:]],
+                "INSERT INTO kvk.vestiging VALUES (?, ?, ?, ?, ?)",
+                [vnr, kvk, f"Fictieve Holding {i}", num_id(3), "9999010" + num_id(3)[7:]],
             )
         con.execute(
             """CREATE TABLE signals.flags (flag VARCHAR, nummeraanduiding_id VARCHAR,

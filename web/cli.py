@@ -144,7 +144,7 @@ def lookup(
         err.print(f"[red]geweigerd:[/red] {detail.refused}")
         raise typer.Exit(1)
     for line in detail.as_text():
-        console.print(line, highlight=False, markup=False)
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _sign_in(root: Path, user_id: str):

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pipelines.warehouse import Warehouse
 from privacy.basemap import BaseMap
@@ -122,6 +123,7 @@ VALUE_LABELS = {
     "ouder": "ouder",
     "partner": "partner",
     "kind": "kind",
+    "broer_zus": "broer of zus",
 }
 REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (
@@ -160,6 +162,20 @@ NO_RELEASE = (
 )
 UNAVAILABLE = (FileNotFoundError, LookupUnavailable)
 LINEAGE_TTL = 60.0
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def local_time(utc: str) -> str:
+    """An ISO time in UTC as Amsterdam time ("29-11-2026 18:05"), for what officers read."""
+    try:
+        when = dt.datetime.fromisoformat(utc.replace(" ", "T"))
+    except ValueError:
+        return utc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
 
 
 def dutch_refusal(reason: str) -> str:
@@ -216,10 +232,12 @@ class FlagCard:
     message: str | None
     facts: list[tuple[str, str]]
     tables: list[tuple[str, list[str], list[list[str]]]]
-    ids: list[tuple[str, str]]
+    ids: list[tuple[str, str, str]]  # (kind, readable name or "", BAG id)
     lineage: Lineage | None
     status: str | None = None  # in the flag history: nieuw, open or opgelost
     sinds: dt.date | None = None  # stand date of the run that first saw it
+    summary: str = ""  # the evidence in one plain Dutch sentence with the numbers
+    origin: str = ""  # "Herkomst" in words: sources, stand date, purpose
 
 
 @dataclass(frozen=True)
@@ -237,15 +255,17 @@ class DetailOutcome:
             lines.append("Geen signalen.")
         for card in self.cards:
             lines.append(f"* {card.title}" + (f": {card.message}" if card.message else ""))
+            if card.summary:
+                lines.append(f"    {card.summary}")
+            lines += [f"    {kind}: {name or bag_id}" for kind, name, bag_id in card.ids]
             lines += [f"    {label}: {value}" for label, value in card.facts]
             for title, header, rows in card.tables:
                 lines.append(f"    {title}:")
                 lines += ["      " + " | ".join(row) for row in [header, *rows]]
+            if card.origin:
+                lines.append(f"    herkomst: {card.origin}")
             if card.lineage:
-                lines.append(
-                    f"    herkomst: {card.lineage.table}, berekend {card.lineage.when} "
-                    f"(run {card.lineage.run_id}), bronnen: {', '.join(sorted(card.lineage.inputs))}"
-                )
+                lines.append(f"    (technisch: tabel {card.lineage.table}, run {card.lineage.run_id})")
         return lines
 
 
@@ -254,6 +274,8 @@ def _fmt(value: Any) -> str:
         return "–"
     if isinstance(value, bool):
         return "ja" if value else "nee"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, float):
         return f"{value:,.2f}".replace(",", " ").replace(".", ",")
     if isinstance(value, list):
@@ -262,10 +284,18 @@ def _fmt(value: Any) -> str:
     return VALUE_LABELS.get(text, text)
 
 
+def _named(value: Any, names: dict[str, str]) -> str:
+    """An id with its readable name ("Kerkstraat 3, 1234 AB Voorbeeldstad (9999200000000030)")."""
+    if isinstance(value, str) and value in names:
+        return f"{names[value]} ({value})"
+    return _fmt(value)
+
+
 def evidence_view(
-    evidence: dict[str, Any],
+    evidence: dict[str, Any], names: dict[str, str] | None = None
 ) -> tuple[list[tuple[str, str]], list[tuple[str, list[str], list[list[str]]]]]:
-    """Scalars and plain lists as (label, value) facts; lists of records as tables."""
+    """Scalars as (label, value) facts; lists of records, and lists of named ids, as tables."""
+    names = names or {}
     facts: list[tuple[str, str]] = []
     tables: list[tuple[str, list[str], list[list[str]]]] = []
     for key, value in evidence.items():
@@ -274,11 +304,106 @@ def evidence_view(
             keys = list(dict.fromkeys(k for v in value for k in v))
             header = [EVIDENCE_LABELS.get(k, k.replace("_", " ")) for k in keys]
             tables.append(
-                (f"{label} ({len(value)})", header, [[_fmt(v.get(k)) for k in keys] for v in value])
+                (
+                    f"{label} ({len(value)})",
+                    header,
+                    [[_named(v.get(k), names) for k in keys] for v in value],
+                )
             )
+        elif isinstance(value, list) and value and any(isinstance(v, str) and v in names for v in value):
+            header = [ID_HEADERS.get(key, "Nummer"), NAME_HEADERS.get(key, "Adres")]
+            rows = [[str(v), names.get(v, "niet gevonden")] for v in value]
+            tables.append((f"{label} ({len(value)})", header, rows))
         elif key != "message":
-            facts.append((label, _fmt(value)))
+            facts.append((label, _named(value, names)))
     return facts, tables
+
+
+ID_HEADERS = {"vestigingsnummers": "Vestigingsnummer", "kvk_vestigingsnummers": "Vestigingsnummer"}
+NAME_HEADERS = {"vestigingsnummers": "Handelsnaam en adres", "kvk_vestigingsnummers": "Handelsnaam en adres"}
+ID_KINDS = (
+    ("nummeraanduiding_id", "Adres"),
+    ("verblijfsobject_id", "Verblijfsobject"),
+    ("pand_id", "Pand"),
+    ("openbare_ruimte_id", "Straat"),
+)
+SOURCE_NAMES = {
+    "bag": "BAG (Kadaster)",
+    "brp": "BRP (basisregistratie personen)",
+    "kvk": "Handelsregister (KvK)",
+    "handhaving": "handhavingsregistratie van de gemeente",
+}
+
+
+def _n(evidence: dict[str, Any], key: str) -> str:
+    value = evidence[key]
+    if isinstance(value, list):
+        return str(len(value))
+    return _fmt(value)
+
+
+def _summary(flag: str, e: dict[str, Any]) -> str:
+    """The evidence as one plain Dutch sentence with its numbers ("" when the evidence differs)."""
+    try:
+        if flag == "many_companies_in_building":
+            return (
+                f"In dit pand zijn {_n(e, 'establishments')} actieve vestigingen ingeschreven; "
+                f"het signaal geldt vanaf {_n(e, 'min_establishments')}."
+            )
+        if flag in ("identical_businesses_in_street", "identical_businesses_nearby"):
+            where = "In deze straat" if flag.endswith("street") else f"Binnen {_n(e, 'radius_m')} meter"
+            return (
+                f"{where} zitten {_n(e, 'establishments')} vestigingen in dezelfde branche "
+                f"({_branch(e)}); het signaal geldt vanaf {_n(e, 'min_establishments')}."
+            )
+        if flag == "overcrowding":
+            return (
+                f"Op dit adres staan {_n(e, 'adults')} volwassenen ingeschreven op "
+                f"{_n(e, 'oppervlakte_m2')} m², dat is {_n(e, 'm2_per_adult')} m² per volwassene. "
+                f"Het signaal geldt vanaf {_n(e, 'min_adults')} volwassenen met minder dan "
+                f"{_n(e, 'max_m2_per_adult')} m² per persoon."
+            )
+        if flag == "residents_at_non_residential":
+            return (
+                f"Er staan {_n(e, 'persons')} personen ingeschreven op een object zonder woonfunctie "
+                f"(gebruiksdoel: {_fmt(e['gebruiksdoelen'])})."
+            )
+        if flag == "company_churn":
+            return (
+                f"Van {_fmt(e['window_start'])} tot en met {_fmt(e['window_end'])} waren er op dit adres "
+                f"{_n(e, 'registrations')} inschrijvingen en {_n(e, 'deregistrations')} uitschrijvingen van "
+                f"vestigingen ({_n(e, 'events')} in totaal); het signaal geldt vanaf {_n(e, 'min_events')}."
+            )
+        if flag == "address_not_in_bag":
+            return (
+                f"Dit adres is in de BAG {_fmt(e['reason'])} ({_fmt(e['bag_status'])}), maar "
+                f"{_n(e, 'kvk_vestigingsnummers')} KvK-vestigingen en {_n(e, 'brp_persons')} ingeschreven "
+                f"personen gebruiken het nog."
+            )
+        if flag == "enforcement_history":
+            zaken = e["zaken"]
+            instruments = ", ".join(sorted({_fmt(z.get("instrument")) for z in zaken}))
+            family = len(e.get("family_elsewhere") or [])
+            text = (
+                f"In de afgelopen {_n(e, 'window_years')} jaar {len(zaken)} "
+                f"{'handhavingszaak' if len(zaken) == 1 else 'handhavingszaken'} op dit adres of pand "
+                f"({instruments})."
+            )
+            if "residents" in e:
+                text += (
+                    f" Er wonen {_n(e, 'residents')} personen; {family} familieleden wonen elders "
+                    "in de gemeente."
+                )
+            return text
+    except (KeyError, TypeError):
+        return ""
+    return ""
+
+
+def _branch(e: dict[str, Any]) -> str:
+    """The branche in Dutch: the SBI description without an English gloss in brackets."""
+    text = re.sub(r"\s*\([A-Za-z ,]+\)$", "", str(e.get("omschrijving") or "")).strip()
+    return f"{text}, SBI {e['sector']}" if text else f"SBI {e['sector']}"
 
 
 class LookupService:
@@ -330,35 +455,27 @@ class LookupService:
         lineage = {} if frontline else self.flag_lineage({f.flag for f in result.flags})
         keys = [flag_key(f.flag, f.__dict__, f.evidence) for f in result.flags]
         states = {} if frontline else Overview(self.lookup).states(keys)
-        return DetailOutcome(
-            None,
-            result,
-            [
-                self._card(f, frontline, lineage, states.get(k))
-                for f, k in zip(result.flags, keys, strict=True)
-            ],
-            frontline,
-        )
+        cards = [
+            self._card(f, frontline, lineage, result, states.get(k))
+            for f, k in zip(result.flags, keys, strict=True)
+        ]
+        return DetailOutcome(None, result, cards, frontline)
 
     def _card(
         self,
         f: FlagView,
         frontline: bool,
         lineage: dict[str, Lineage],
+        result: DetailResult,
         state: tuple[str, dt.date | None] | None = None,
     ) -> FlagCard:
         if frontline:
             return FlagCard(f.flag, FLAG_TITLES.get(f.flag, f.flag), "", f.message, [], [], [], None)
-        facts, tables = evidence_view(f.evidence)
+        facts, tables = evidence_view(f.evidence, result.names)
         ids = [
-            (label, value)
-            for label, value in (
-                ("Nummeraanduiding", f.nummeraanduiding_id),
-                ("Verblijfsobject", f.verblijfsobject_id),
-                ("Pand", f.pand_id),
-                ("Openbare ruimte", f.openbare_ruimte_id),
-            )
-            if value
+            (kind, result.names.get(value, ""), value)
+            for attr, kind in ID_KINDS
+            if (value := getattr(f, attr))
         ]
         return FlagCard(
             f.flag,
@@ -370,7 +487,23 @@ class LookupService:
             ids,
             lineage.get(f.flag),
             *(state or (None, None)),
+            _summary(f.flag, f.evidence),
+            self._origin(lineage.get(f.flag), f, result.purpose),
         )
+
+    def _origin(self, lineage: Lineage | None, f: FlagView, purpose: str) -> str:
+        """Where a flag comes from, in words an officer understands: sources, stand date, purpose."""
+        schemas = sorted({t.split(".", 1)[0] for t in (lineage.inputs if lineage else {})})
+        sources = [SOURCE_NAMES[s] for s in schemas if s in SOURCE_NAMES]
+        register = self.register()
+        p = register.get(purpose)
+        parts = [f"Bronnen: {', '.join(sources)}." if sources else "Bronnen: niet vastgelegd."]
+        if f.reference_date:
+            parts.append(f"Stand van de gegevens: {f.reference_date:%d-%m-%Y}.")
+        if lineage:
+            parts.append(f"Berekend op {local_time(lineage.when)}.")
+        parts.append(f"Getoond voor het doel ‘{p.naam if p else purpose}’.")
+        return " ".join(parts)
 
     def flag_lineage(self, flags: set[str]) -> dict[str, Lineage]:
         """Per flag, the latest gated run that wrote its own table (``signals.<flag>``).
