@@ -116,6 +116,7 @@ class FlagView:
     x: float | None = None
     y: float | None = None
     reference_date: dt.date | None = None  # the stand date the flag was computed for
+    team: str | None = None  # front line: the team to contact about a staff-safety warning
 
 
 @dataclass(frozen=True)
@@ -468,6 +469,99 @@ class Lookup:
         )
         return rows
 
+    def case_export(self, actor: Actor, purpose: str, case_number: str) -> list[dict[str, Any]]:
+        """The addresses looked up under this purpose and case, one row each, with today's answer.
+
+        Exactly the addresses of the case's hit/no-hit requests (an address, or "straat huisnummer"
+        in the street box); a target that was not in the BAG is a row with its typed value and the
+        answer ``onbekend``. No evidence and no persons. Logged as an export of the case.
+        """
+        register = load_register(self.register_path)
+        context = {"export": True, "case_export": True}
+        p = self._allowed(register, actor, purpose, case_number, context)
+        if actor.role == FRONTLINE:
+            self._refuse(register, actor, p, "front-line roles cannot export lists", context)
+        looked_up: dict[str, None] = {}
+        unknown: dict[str, None] = {}
+        for entry in self.log.entries():
+            d = entry.details
+            if entry.action != "hit" or entry.purpose != p.key or d.get("case_number") != case_number:
+                continue
+            num = [o["objectId"] for o in entry.objects if o.get("soortObjectId") == "BAG nummeraanduiding"]
+            if _address_like(d, num):
+                looked_up |= dict.fromkeys(num)
+                if not num:
+                    unknown[str(d.get("target_label") or d.get("target_value"))] = None
+        ids = list(looked_up)
+        rows: list[dict[str, Any]] = []
+        with self._release() as con:
+            if ids:
+                cursor = con.execute(
+                    f"""SELECT a.nummeraanduiding_id, any_value(a.openbare_ruimte_naam) AS straat,
+                               any_value(a.huisnummer) AS huisnummer,
+                               any_value(a.huisletter) AS huisletter,
+                               any_value(a.huisnummertoevoeging) AS toevoeging,
+                               any_value(a.postcode) AS postcode, any_value(a.woonplaats_naam) AS woonplaats,
+                               coalesce(any_value(v.x), any_value(ST_X(ST_Centroid(pd.geometry)))) AS x,
+                               coalesce(any_value(v.y), any_value(ST_Y(ST_Centroid(pd.geometry)))) AS y
+                        FROM bag.adres a
+                        LEFT JOIN bag.verblijfsobject v ON v.hoofdadres_id = a.nummeraanduiding_id
+                        LEFT JOIN bag.verblijfsobject_pand vp ON vp.verblijfsobject_id = v.verblijfsobject_id
+                        LEFT JOIN bag.pand pd ON pd.pand_id = vp.pand_id
+                        WHERE a.nummeraanduiding_id IN ({_marks(ids)})
+                        GROUP BY a.nummeraanduiding_id
+                        ORDER BY postcode, huisnummer, huisletter, toevoeging""",
+                    ids,
+                )
+                names = [c[0] for c in cursor.description]
+                places = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+                for place in places:
+                    resolved = self._from_addresses(con, "", [place["nummeraanduiding_id"]])
+                    flags = sorted({f["flag"] for f in self._flags(con, resolved, p.flags)})
+                    rows.append(
+                        {
+                            **place,
+                            "adres": format_address(
+                                place["straat"],
+                                place["huisnummer"],
+                                place["huisletter"],
+                                place["toevoeging"],
+                                place["postcode"],
+                                place["woonplaats"],
+                            ),
+                            "uitkomst": "treffer" if flags else "geen_treffer",
+                            "flags": flags,
+                        }
+                    )
+        rows += [{"adres": label, "uitkomst": "onbekend", "flags": []} for label in unknown]
+        self.log.append(
+            LogEntry.under(
+                register,
+                p,
+                "export",
+                actor.user_id,
+                role=actor.role,
+                objects=[
+                    {"soortObjectId": "BAG nummeraanduiding", "objectId": n, "betrokkenheid": "geëxporteerd"}
+                    for n in ids
+                ],
+                inputs={
+                    "signals.flags": list(FLAG_KEYS),
+                    "bag.adres": ["nummeraanduiding_id", "openbare_ruimte_naam", "huisnummer", "postcode"],
+                    "bag.verblijfsobject": ["hoofdadres_id", "x", "y"],
+                    "bag.pand": ["pand_id", "geometry"],
+                },
+                row_counts={"rows": len(rows)},
+                details={
+                    "case_number": case_number,
+                    "case_export": True,
+                    "flags": sorted({f for r in rows for f in r["flags"]}),
+                    "with_evidence": False,
+                },
+            )
+        )
+        return rows
+
     # -- checks and refusals ----------------------------------------------------------------------
     def _allowed(
         self, register: Register, actor: Actor, purpose: str, case_number: str, context: dict[str, Any]
@@ -482,7 +576,7 @@ class Lookup:
             self._refuse(register, actor, p, f"purpose {p.key!r} is aggregated-only: no lookups", context)
         if actor.role not in p.roles:
             self._refuse(register, actor, p, f"role {actor.role!r} may not use purpose {p.key!r}", context)
-        if not case_number or not case_number.strip():
+        if p.case_number_required and (not case_number or not case_number.strip()):
             self._refuse(register, actor, p, "a case number (zaaknummer) is required", context)
         if bsns_in_text(case_number):
             self._refuse(register, actor, p, "the case number looks like a BSN; use the case number", context)
@@ -930,7 +1024,7 @@ def _view(row: dict[str, Any], role: str) -> FlagView:
     if role == FRONTLINE:
         message = str(row["evidence"].get("message", ""))
         team = message.removeprefix("caution, contact ").strip() or DEFAULT_TEAM
-        return FlagView(flag=row["flag"], message=f"Let op: neem contact op met {team}")
+        return FlagView(flag=row["flag"], message=f"Let op: neem contact op met {team}", team=team)
     return FlagView(
         flag=row["flag"],
         message=row["evidence"].get("message") if isinstance(row["evidence"], dict) else None,
@@ -964,6 +1058,15 @@ def _identifiers(value: Any) -> set[str]:
     if isinstance(value, list):
         return set().union(*(_identifiers(v) for v in value)) if value else set()
     return set()
+
+
+def _address_like(details: dict[str, Any], num: list[str]) -> bool:
+    """Whether a logged hit request was for one address (typed as such, or "straat huisnummer")."""
+    if details.get("target_kind") == "address":
+        return True
+    if details.get("target_kind") != "street":
+        return False
+    return len(num) <= 1 and split_street_number(str(details.get("target_value", ""))) is not None
 
 
 def _name_inputs(p: Purpose, names: dict[str, str]) -> dict[str, list[str]]:

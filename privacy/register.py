@@ -143,6 +143,11 @@ class Purpose:
         )
 
     @property
+    def case_number_required(self) -> bool:
+        """Lookups need a case number unless the entry says ``zaaknummer_verplicht: false``."""
+        return self.raw.get("zaaknummer_verplicht", True) is not False
+
+    @property
     def fingerprint(self) -> str:
         """SHA-256 of the entry as registered: which version of the justification was in force."""
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()

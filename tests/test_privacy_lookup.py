@@ -178,7 +178,11 @@ def test_frontline_sees_only_whom_to_call(lookup):
     res = lookup.hit(FRONTLINE, "veiligheid_medewerkers", "HB-77", address("1011AB", 3))
     assert res.hit
     det = lookup.detail(FRONTLINE, res.request_id)
-    assert det.flags == [FlagView(flag="staff_safety", message="Let op: neem contact op met Team Wijkzaken")]
+    assert det.flags == [
+        FlagView(
+            flag="staff_safety", message="Let op: neem contact op met Team Wijkzaken", team="Team Wijkzaken"
+        )
+    ]
     analyst_view = lookup.detail(
         ANALYST, lookup.hit(ANALYST, "veiligheid_medewerkers", "HB-78", address("1011AB", 3)).request_id
     )

@@ -58,7 +58,7 @@ def csrf(c: TestClient, path: str = "/zoeken") -> str:
 def search(c: TestClient, **fields) -> object:
     data = {"csrf_token": csrf(c), "soort": "address", "doel": "bibob_screening", "zaak": "BIB-2026-0001"}
     data.update(fields)
-    return c.post("/zoeken", data=data)
+    return c.post("/zoeken", data=data, follow_redirects=True)
 
 
 def request_id(page: str) -> str:
@@ -72,7 +72,7 @@ def test_hit_first_then_details_with_evidence_map_and_lineage(root):
     assert "<h1>Treffer</h1>" in r.text and "Kerkstraat 3, 1234 AB Voorbeeldstad" in r.text
     assert "Veel bedrijven" not in r.text  # no details before the second request
     rid = request_id(r.text)
-    d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": rid})
+    d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": rid}, follow_redirects=True)
     assert d.status_code == 200
     assert "Veel bedrijven in één pand" in d.text
     assert "Drempel: minimaal aantal vestigingen" in d.text and "<td>12</td>" in d.text
@@ -128,12 +128,28 @@ def test_frontline_sees_only_caution_and_whom_to_call(root):
     c = signed_in(root, "balie")
     page = c.get("/zoeken").text
     assert "Veiligheidscheck" in page and 'name="kvk"' not in page
-    r = search(c, postcode="1234AB", huisnummer="7", doel="veiligheid_medewerkers")
-    assert "<h1>Treffer</h1>" in r.text
-    d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": request_id(r.text)})
+    assert 'type="hidden" name="doel" value="veiligheid_medewerkers"' in page  # the only purpose
+    assert 'name="zaak"' not in page  # the register makes the case number optional here
+    before = [e.action for e in ProcessingLog(root).entries()]
+    # One step: address in, the warning with the team and its phone number out.
+    r = c.post(
+        "/zoeken",
+        data={"csrf_token": csrf(c), "postcode": "1234AB", "huisnummer": "7"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/antwoord/")
+    d = c.get(r.headers["location"])
     assert "Let op: neem contact op met Team Handhaving Centrum" in d.text
+    assert "14 099, toestel 2102 (fictief)" in d.text and 'href="tel:14099"' in d.text
     for hidden in ("overbewoning", "Volwassenen", "data-kaart", "Herkomst", num_id(7), "9999100000000007"):
         assert hidden not in d.text
+    after = [e.action for e in ProcessingLog(root).entries()]
+    assert after[len(before) :] == ["hit", "detail"]  # both requests logged, no case number needed
+    assert list(ProcessingLog(root).entries())[-1].details["case_number"] == ""
+    r = search(c, postcode="1234AB", huisnummer="1", doel="")
+    assert "Geen signaal bekend — dit zegt niets over veiligheid" in r.text and "Let op" not in r.text
+    r = search(c, postcode="1234AB", huisnummer="99", doel="")
+    assert "Onbekend: komt niet voor in de BAG" in r.text and "Geen signaal" not in r.text
     # Front-line staff may not use a Bibob purpose, and cannot open the export.
     r = search(c, postcode="1234AB", huisnummer="7", doel="bibob_screening")
     assert r.status_code == 403 and "Uw rol mag dit doel niet gebruiken" in r.text
@@ -209,48 +225,90 @@ def test_lookups_are_rate_limited_per_user(root):
     assert SecurityEvents(root).recent()[0].event == "rate_limited"
 
 
+def test_post_redirect_get_never_repeats_a_logged_request(root):
+    c = signed_in(root, "bibob")
+    r = search(c, postcode="1234AB", huisnummer="3")
+    count = sum(1 for _ in ProcessingLog(root).entries())
+    d = c.post("/details", data={"csrf_token": csrf(c), "verzoek": request_id(r.text)})
+    assert d.status_code == 303 and d.headers["location"].endswith("-details")
+    first = c.get(d.headers["location"])
+    again = c.get(d.headers["location"])  # reload, or back and forward
+    assert "Veel bedrijven in één pand" in first.text and again.text.count("Veel bedrijven in één pand") >= 1
+    assert sum(1 for _ in ProcessingLog(root).entries()) == count + 1  # only the one detail request
+    other = signed_in(root, "collega")
+    assert other.get(d.headers["location"]).status_code == 404  # answers stay with their session
+
+
+def test_purpose_and_case_stay_chosen_for_the_session(root):
+    c = signed_in(root, "bibob")
+    search(c, postcode="1234AB", huisnummer="1", zaak="BIB-2026-0777")
+    page = c.get("/zoeken").text
+    assert '<option value="bibob_screening" selected>' in page and 'value="BIB-2026-0777"' in page
+    assert 'value="BIB-2026-0777"' in c.get("/export").text
+
+
 def test_no_personal_data_or_target_in_urls(root):
     c = signed_in(root, "bibob")
     c.follow_redirects = True
     r = search(c, postcode="1234AB", huisnummer="3")
-    assert str(r.url).endswith("/zoeken")
+    assert re.fullmatch(r"http://testserver/antwoord/[0-9a-f-]{36}", str(r.url))  # an opaque id only
     hrefs = re.findall(r'(?:href|action)="([^"]+)"', r.text)
     assert all("1234" not in h and "verzoek" not in h for h in hrefs)
 
 
-def test_export_geopackage_and_csv_under_a_purpose(root):
+def test_a_list_for_one_case_then_the_case_export_holds_exactly_its_addresses(root):
+    c = signed_in(root, "analist", lookups_per_minute=3)
+    doel, zaak = "signaalanalyse_ondermijning", "ANA-2026-7"
+    search(c, postcode="1234AB", huisnummer="9", doel=doel, zaak="ANA-2026-8")  # another case
+    before = sum(1 for _ in ProcessingLog(root).entries())
+    lijst = "1234 AB 3\n1234ab 1\n\nKerkstraat 12\nKerkstrat 4\n1234AB 99\nnot an address!"
+    r = c.post(
+        "/zoeken/lijst",
+        data={"csrf_token": csrf(c, "/zoeken/lijst"), "doel": doel, "zaak": zaak, "lijst": lijst},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200, r.text
+    rows = re.findall(r'<tr data-uitkomst="([a-z_]+)">', r.text)
+    assert rows == ["treffer", "geen_treffer", "geen_treffer", "onbekend", "onbekend", "ongeldig"]
+    assert "bedoelt u Kerkstraat 4, 1234 AB Voorbeeldstad?" in r.text
+    assert 'aria-label="Details opvragen voor Kerkstraat 3, 1234 AB Voorbeeldstad"' in r.text
+    new = list(ProcessingLog(root).entries())[before:]
+    assert [e.action for e in new] == ["hit"] * 5  # each valid line its own logged request
+    assert {e.details["case_number"] for e in new} == {zaak}
+    # The list counted once against the limit of 3 a minute: one more lookup is still allowed.
+    assert search(c, postcode="1234AB", huisnummer="3", doel=doel, zaak=zaak).status_code == 200
+    token = csrf(c, "/export")
+    r = c.post("/export", data={"csrf_token": token, "doel": doel, "zaak": zaak, "formaat": "gpkg"})
+    assert r.status_code == 429  # the export is a request too
     c = signed_in(root, "analist")
     token = csrf(c, "/export")
-    r = c.post(
-        "/export",
-        data={
-            "csrf_token": token,
-            "doel": "signaalanalyse_ondermijning",
-            "zaak": "ANA-2026-7",
-            "formaat": "gpkg",
-        },
-    )
+    r = c.post("/export", data={"csrf_token": token, "doel": doel, "zaak": zaak, "formaat": "gpkg"})
     assert r.status_code == 200 and r.headers["content-disposition"].endswith('.gpkg"')
-    frame = gpd.read_file(io.BytesIO(r.content), layer="gemarkeerde_adressen")
+    frame = gpd.read_file(io.BytesIO(r.content), layer="zaak_adressen")
     assert frame.crs.to_epsg() == 28992
-    assert {"many_companies_in_building", "enforcement_history"} <= set(frame["flag"])
-    assert "staff_safety" not in set(frame["flag"])  # not a flag of this purpose
+    found = {(a, u) for a, u in zip(frame["Adres"], frame["uitkomst_code"], strict=True)}
+    assert found == {
+        ("Kerkstraat 1, 1234 AB Voorbeeldstad", "geen_treffer"),
+        ("Kerkstraat 3, 1234 AB Voorbeeldstad", "treffer"),
+        ("Kerkstraat 12, 1234 AB Voorbeeldstad", "geen_treffer"),
+        ("Kerkstrat 4", "onbekend"),
+        ("1234 AB 99", "onbekend"),
+    }
+    known = frame[frame["uitkomst_code"] != "onbekend"]
+    assert known.geometry.notna().all() and known["Postcode"].notna().all()
+    assert set(frame.loc[frame["Adres"].str.startswith("Kerkstraat 3,"), "signaal_codes"]) == {
+        "many_companies_in_building"
+    }
     entry = list(ProcessingLog(root).entries())[-1]
     assert (entry.action, entry.gebruiker, entry.outcome) == ("export", "analist", "uitgevoerd")
-    assert entry.details["case_number"] == "ANA-2026-7"
-    r = c.post(
-        "/export",
-        data={
-            "csrf_token": token,
-            "doel": "signaalanalyse_ondermijning",
-            "zaak": "ANA-2026-7",
-            "formaat": "csv",
-        },
-    )
+    assert entry.details["case_number"] == zaak and entry.details["case_export"] is True
+    r = c.post("/export", data={"csrf_token": token, "doel": doel, "zaak": zaak, "formaat": "csv"})
     lines = r.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("flag;nummeraanduiding_id") and len(lines) == len(frame) + 1
-    r = c.post("/export", data={"csrf_token": token, "doel": "", "zaak": "ANA-2026-7", "formaat": "csv"})
-    assert r.status_code == 403 and "Kies een doel" in r.text
+    assert lines[0].startswith("Adres;Straat;Huisnummer;Huisletter;Toevoeging;Postcode;Woonplaats;Uitkomst")
+    assert lines[0].endswith(";uitkomst_code;signaal_codes") and len(lines) == len(frame) + 1
+    assert "Kerkstraat 3, 1234 AB Voorbeeldstad;Kerkstraat;3;;;1234AB;Voorbeeldstad;Treffer;" in r.text
+    r = c.post("/export", data={"csrf_token": token, "doel": "", "zaak": zaak, "formaat": "csv"})
+    assert r.status_code == 403 and "Kies een doel" in r.text and 'aria-invalid="true"' in r.text
 
 
 def test_privacy_officer_sees_the_log_without_personal_data(root):

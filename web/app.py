@@ -58,9 +58,15 @@ class FormRejected(Exception):
 
 # Navigation per role: (path, label).
 NAV: dict[str, list[tuple[str, str]]] = {
-    "bibob_officer": [("/zoeken", "Zoeken"), ("/signalen", "Signalen"), ("/export", "Exporteren")],
+    "bibob_officer": [
+        ("/zoeken", "Zoeken"),
+        ("/zoeken/lijst", "Lijst controleren"),
+        ("/signalen", "Signalen"),
+        ("/export", "Exporteren"),
+    ],
     "analyst": [
         ("/zoeken", "Zoeken"),
+        ("/zoeken/lijst", "Lijst controleren"),
         ("/signalen", "Signalen"),
         ("/trends", "Trends"),
         ("/export", "Exporteren"),
@@ -100,7 +106,7 @@ def require(request: Request, *roles: str) -> Session:
 
 async def form_of(request: Request) -> dict[str, str]:
     """The submitted form after the CSRF check (every POST goes through this)."""
-    form = await request.form(max_files=0, max_fields=30, max_part_size=8 * 1024)
+    form = await request.form(max_files=0, max_fields=30, max_part_size=16 * 1024)
     data = {k: v for k, v in form.items() if isinstance(v, str)}
     from web.security import csrf_valid
 

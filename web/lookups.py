@@ -566,10 +566,10 @@ class LookupService:
             for c in choices
         ]
 
-    def export(self, user_id: str, role: str, purpose: str, case: str) -> tuple[list[dict], str | None]:
-        """Flagged addresses under ``purpose`` (only its flags, no evidence), logged; or a Dutch refusal."""
+    def case_export(self, user_id: str, role: str, purpose: str, case: str) -> tuple[list[dict], str | None]:
+        """The addresses looked up under this case with today's answer, logged; or a Dutch refusal."""
         try:
-            return self.lookup.export(Actor(user_id, role), purpose, case), None
+            return self.lookup.case_export(Actor(user_id, role), purpose, case), None
         except LookupRefused as exc:
             return [], dutch_refusal(exc.reason)
         except UNAVAILABLE:
