@@ -390,10 +390,8 @@ def _summary(flag: str, e: dict[str, Any]) -> str:
                 f"({instruments})."
             )
             if "residents" in e:
-                text += (
-                    f" Er wonen {_n(e, 'residents')} personen; {family} familieleden wonen elders "
-                    "in de gemeente."
-                )
+                relatives = "1 familielid woont" if family == 1 else f"{family} familieleden wonen"
+                text += f" Er wonen {_n(e, 'residents')} personen; {relatives} elders in de gemeente."
             return text
     except (KeyError, TypeError):
         return ""

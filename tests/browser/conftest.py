@@ -3,7 +3,8 @@
 The warehouse is a real one: a generated municipality run through the main job (``run_pipeline``),
 published as a release; the targets the tests look up are picked from its flags. No browser
 download is possible, so Playwright drives ``/usr/bin/chromium`` (``apt-get install chromium``).
-Screenshots of the main pages go to ``artifacts/screenshots/`` (gitignored).
+Screenshots of the main pages go to ``artifacts/screenshots/`` (gitignored); ``screen()`` saves the
+ones docs/WEB.md shows to ``docs/screens/``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import uvicorn
 
 from pipelines.runner import run_pipeline
 from pipelines.warehouse import Warehouse, connect, current_release
+from privacy.lookup import format_address
 from sources.synthetic import generate
 from web.accounts import AccountStore
 from web.app import create_app
@@ -42,6 +44,8 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SCREENS = ROOT / "docs" / "screens"
+PHONE = {"width": 375, "height": 740}
 PASSWORD = secrets.token_urlsafe(16)
 USERS = {
     "bibob": "bibob_officer",
@@ -73,10 +77,23 @@ class Demo:
     no_hit: Address  # an address in a street and pand without any flag
     safety: Address  # an address with the staff_safety flag
     safety_team: str
+    hit_street: str  # the street of ``hit``
+    hit_label: str  # ``hit`` written out: "Straat 12, 1234 AB Woonplaats"
+    safety_label: str
 
 
 ADDRESS_SQL = """SELECT a.postcode, CAST(a.huisnummer AS VARCHAR), coalesce(a.huisletter, ''),
        coalesce(a.huisnummertoevoeging, '') FROM bag.adres a"""
+
+
+def _label(con, a: Address) -> str:
+    row = con.execute(
+        """SELECT openbare_ruimte_naam, huisnummer, huisletter, huisnummertoevoeging, postcode,
+                  woonplaats_naam FROM bag.adres WHERE postcode = ? AND huisnummer = ?
+             AND coalesce(huisletter, '') = ? AND coalesce(huisnummertoevoeging, '') = ? LIMIT 1""",
+        [a.postcode, int(a.huisnummer), a.huisletter, a.toevoeging],
+    ).fetchone()
+    return format_address(*row)
 
 
 def _address(con, where: str) -> Address:
@@ -110,12 +127,17 @@ def demo(tmp_path_factory) -> Demo:
                    SELECT vp.verblijfsobject_id FROM bag.verblijfsobject_pand vp
                    JOIN signals.flags f ON f.pand_id = vp.pand_id)""",
         )
+        street = con.execute(
+            "SELECT openbare_ruimte_naam FROM bag.adres WHERE postcode = ? AND huisnummer = ?",
+            [hit.postcode, int(hit.huisnummer)],
+        ).fetchone()[0]
         message = con.execute(
             "SELECT evidence->>'message' FROM signals.flags WHERE flag = 'staff_safety' LIMIT 1"
         ).fetchone()[0]
+        labels = (_label(con, hit), _label(con, safety))
     finally:
         con.close()
-    return Demo(root, hit, no_hit, safety, message.removeprefix("caution, contact "))
+    return Demo(root, hit, no_hit, safety, message.removeprefix("caution, contact "), street, *labels)
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +175,29 @@ def browser():
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A 375 px wide phone viewport."""
+    context = browser.new_context(viewport=PHONE, locale="nl-NL", is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def fits(page) -> bool:
+    """Whether the page fits its viewport's width (no sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def screen(page, name: str) -> Path:
+    """A screenshot for docs/WEB.md (kept in the repository, so keep the page small)."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    path = SCREENS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 
 import geopandas as gpd
 import pytest
-from conftest import Address, shot, sign_in
+from conftest import Address, fits, screen, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -47,18 +47,25 @@ def test_bibob_officer_hit_then_details(page, base_url, demo):
     page.check("input[name=soort][value=address]")
     search(page, demo.hit, "bibob_screening")
     assert page.locator("[data-testid=uitslag] h1").inner_text() == "Treffer"
-    assert page.url.endswith("/zoeken") and demo.hit.postcode not in page.url
+    assert page.locator("[data-testid=adres]").inner_text() == demo.hit_label
+    assert "/antwoord/" in page.url and demo.hit.postcode not in page.url
     shot(page, "03-treffer")
     page.click("[data-testid=details-opvragen]")
     assert page.locator("[data-testid=signaal]").count() >= 1
     assert page.get_by_role("heading", name="Handhavingsverleden").first.is_visible()
     assert page.locator("text=Familieleden elders in de gemeente").first.is_visible()
+    # The relative's address is written out, not a BAG id alone.
+    family = page.locator("h4:has-text('Familieleden elders') + .tabel-schuif").first.inner_text()
+    assert re.search(r"\d{4} [A-Z]{2} \S+ \(\d{16}\)", family), family
     page.wait_for_selector("[data-kaart][data-geladen]")  # the base layer from the release loaded
     assert page.locator("path.kaart-pand-signaal").count() >= 1
     assert page.locator("path.kaart-pand").count() > 3  # the neighbours too
     page.locator("[data-testid=herkomst] summary").first.click()
     assert page.locator("text=Berekend op").first.is_visible()  # the gated run that wrote the flag
     shot(page, "04-details")
+    screen(page, "details")
+    page.go_back()  # post/redirect/get: back shows the answer again, nothing is resubmitted
+    assert page.locator("[data-testid=uitslag] h1").inner_text() == "Treffer"
 
 
 def test_no_hit(page, base_url, demo):
@@ -69,17 +76,56 @@ def test_no_hit(page, base_url, demo):
     shot(page, "05-geen-treffer")
 
 
-def test_frontline_sees_only_the_caution(page, base_url, demo):
-    sign_in(page, base_url, "balie")
-    assert page.locator("h1").inner_text() == "Veiligheidscheck voor een huisbezoek"
-    assert page.locator("#kvk").count() == 0
-    search(page, demo.safety, "veiligheid_medewerkers", "VPD-2026-0007")
-    page.click("[data-testid=details-opvragen]")
-    text = page.locator("main").inner_text()
-    assert f"Let op: neem contact op met {demo.safety_team}" in text
-    assert "Herkomst" not in text and "Z-20" not in text and "agressie" not in text.lower()
-    assert page.locator("svg").count() == 0
-    shot(page, "06-frontoffice")
+def test_frontline_one_step_warning_on_a_phone(phone, base_url, demo):
+    sign_in(phone, base_url, "balie")
+    assert phone.locator("h1").inner_text() == "Veiligheidscheck voor een huisbezoek"
+    assert phone.locator("#kvk").count() == 0 and phone.locator("#doel").count() == 0  # purpose implied
+    assert fits(phone)
+    screen(phone, "frontoffice-telefoon")
+    phone.fill("#postcode", demo.safety.postcode)
+    phone.fill("#huisnummer", demo.safety.huisnummer)
+    phone.fill("#huisletter", demo.safety.huisletter)
+    phone.fill("#toevoeging", demo.safety.toevoeging)
+    phone.click("[data-testid=zoeken]")  # no case number: the register makes it optional here
+    warning = phone.locator("[data-testid=waarschuwing]").inner_text()
+    assert f"Let op: neem contact op met {demo.safety_team}" in warning
+    assert phone.locator("[data-testid=telefoon]").get_attribute("href").startswith("tel:")
+    text = phone.locator("main").inner_text()
+    assert "Herkomst" not in text and "Z-20" not in text and "agressie-incident" not in text.lower()
+    assert phone.locator("svg").count() == 0 and fits(phone)
+    screen(phone, "frontoffice-waarschuwing")
+    phone.click("text=Nieuwe veiligheidscheck")
+    phone.fill("#postcode", demo.no_hit.postcode)
+    phone.fill("#huisnummer", demo.no_hit.huisnummer)
+    phone.fill("#huisletter", demo.no_hit.huisletter)
+    phone.fill("#toevoeging", demo.no_hit.toevoeging)
+    phone.click("[data-testid=zoeken]")
+    assert "dit zegt niets over veiligheid" in phone.locator("[data-testid=geen-signaal]").inner_text()
+    assert fits(phone)
+
+
+def test_misspelt_street_is_unknown_with_a_suggestion(page, base_url, demo):
+    sign_in(page, base_url, "bibob")
+    page.select_option("#doel", "bibob_screening")
+    page.fill("#zaak", "BIB-2026-0500")
+    page.check("input[name=soort][value=street]")
+    typo = demo.hit_street[:-2] + demo.hit_street[-1]  # one letter dropped near the end
+    page.fill("#straat", f"{typo} {demo.hit.huisnummer}{demo.hit.huisletter}")
+    page.click("[data-testid=zoeken]")
+    assert page.locator("[data-testid=uitslag] h1").inner_text() == "Onbekend"
+    assert (
+        "Onbekend: komt niet voor in de BAG (of KvK)" in page.locator("[data-testid=onbekend]").inner_text()
+    )
+    assert "Geen treffer" not in page.locator("main").inner_text()
+    suggestion = page.locator("[data-testid=suggesties] button").first
+    assert demo.hit_street in suggestion.inner_text()
+    screen(page, "onbekend-met-suggestie")
+    page.locator("[data-testid=suggesties] button", has_text=demo.hit_label).first.click()
+    assert page.locator("[data-testid=uitslag] h1").inner_text() == "Treffer"
+    # Purpose and case number stayed chosen for the session.
+    page.goto(f"{base_url}/zoeken")
+    assert page.locator("#zaak").input_value() == "BIB-2026-0500"
+    assert page.locator("#doel").input_value() == "bibob_screening"
 
 
 def test_lookup_without_purpose_is_refused(page, base_url, demo):
@@ -122,20 +168,40 @@ def test_privacy_officer_log_and_anomalies(page, base_url, demo):
     shot(page, "10-register")
 
 
-def test_export_geopackage(page, base_url, tmp_path):
+def test_case_list_then_export_holds_exactly_the_case_addresses(page, base_url, demo, tmp_path):
     sign_in(page, base_url, "analist")
-    page.click("text=Exporteren")
+    search(page, demo.no_hit, "signaalanalyse_ondermijning", "ANA-2026-0099")  # another case
+    page.click("text=Lijst controleren")
     page.select_option("#doel", "signaalanalyse_ondermijning")
     page.fill("#zaak", "ANA-2026-0003")
+    lines = [
+        f"{demo.hit.postcode} {demo.hit.huisnummer}{demo.hit.huisletter}"
+        + (f"-{demo.hit.toevoeging}" if demo.hit.toevoeging else ""),
+        f"{demo.safety.postcode} {demo.safety.huisnummer}{demo.safety.huisletter}"
+        + (f"-{demo.safety.toevoeging}" if demo.safety.toevoeging else ""),
+        "Xyzstraat 1",
+    ]
+    page.fill("#lijst", "\n".join(lines))
+    page.click("[data-testid=lijst-controleren]")
+    outcomes = page.locator("[data-testid=lijst-uitslag] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.uitkomst)"
+    )
+    assert outcomes[0] == "treffer" and outcomes[2] == "onbekend" and len(outcomes) == 3
+    screen(page, "lijst-uitslag")
+    page.click("text=Zaak exporteren")
+    assert page.locator("#zaak").input_value() == "ANA-2026-0003"  # kept for the session
     shot(page, "11-export")
     with page.expect_download() as download:
         page.click("[data-testid=exporteren]")
     target = tmp_path / download.value.suggested_filename
     download.value.save_as(target)
     assert target.suffix == ".gpkg"
-    frame = gpd.read_file(target, layer="gemarkeerde_adressen")
-    assert frame.crs.to_epsg() == 28992 and len(frame) >= 3
-    assert frame.geometry.notna().sum() >= 1 and "enforcement_history" in set(frame["flag"])
+    frame = gpd.read_file(target, layer="zaak_adressen")
+    assert frame.crs.to_epsg() == 28992 and len(frame) == 3
+    assert set(frame["Adres"]) == {demo.hit_label, demo.safety_label, "Xyzstraat 1"}
+    assert frame.loc[frame["Adres"] == demo.hit_label, "uitkomst_code"].item() == "treffer"
+    known = frame[frame["uitkomst_code"] != "onbekend"]
+    assert known.geometry.notna().all() and known["Postcode"].notna().all()
 
 
 def test_admin_adds_an_account_that_can_sign_in(page, base_url):
