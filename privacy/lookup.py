@@ -340,6 +340,18 @@ class Lookup:
         )
 
     # -- open BAG data for the interface (no personal data: not logged) ---------------------------
+    def nummeraanduidingen(self, target: Target) -> tuple[str, list[str]]:
+        """The written-out label and BAG nummeraanduiding ids of an address or "straat huisnummer".
+
+        For the privacy officer's search of the log by address: open BAG data, nothing about
+        persons is read, so this is not a logged lookup.
+        """
+        if problem := _target_problem(target):
+            raise LookupRefused(problem)
+        with self._release() as con:
+            resolved = self._resolve(con, target)
+        return resolved.label, resolved.nummeraanduiding_ids
+
     def address_choices(self, postcode: str, huisnummer: int) -> list[AddressChoice]:
         """The current addresses with this postcode and huisnummer (each huisletter/toevoeging)."""
         with self._release() as con:

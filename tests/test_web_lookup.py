@@ -331,6 +331,48 @@ def test_privacy_officer_sees_the_log_without_personal_data(root):
     assert c.get("/zoeken").status_code == 403  # the privacy officer does not look up
 
 
+def test_privacy_officer_finds_who_looked_up_an_address(root):
+    bibob = signed_in(root, "bibob")
+    r = search(bibob, postcode="1234AB", huisnummer="3", zaak="BIB-2026-0333")
+    bibob.post("/details", data={"csrf_token": csrf(bibob), "verzoek": request_id(r.text)})
+    search(bibob, postcode="1234AB", huisnummer="4", zaak="BIB-2026-0444")  # another address
+    c = signed_in(root, "privacy")
+    for typed in ("1234 ab 3", "Kerkstraat 3"):
+        page = c.get("/privacy/log", params={"adres": typed}).text
+        assert "Regels over Kerkstraat 3, 1234 AB Voorbeeldstad" in page
+        assert "BIB-2026-0333" in page and "BIB-2026-0444" not in page
+    rows = re.findall(r'<tr id="r(\d+)">(.*?)</tr>', page, re.S)
+    detail = next(body for _, body in rows if "Raadplegen details" in body)
+    hit_seq = re.search(r"bij zoekvraag #(\d+)", detail).group(1)
+    hit = dict(rows)[hit_seq]
+    assert "BIB-2026-0333" in hit and '<span class="label label-let-op">treffer</span>' in hit
+    # The link of a detail request shows its hit and nothing else.
+    link = re.search(r'href="(/privacy/log\?verzoek=[^"]+)" data-testid="bij-zoekvraag"', detail).group(1)
+    linked = re.findall(r'<tr id="r(\d+)">', c.get(link).text)
+    assert hit_seq in linked and len(linked) == 2
+    # Local time, and an unknown address is said to be unknown rather than matching nothing.
+    assert "Tijdstip (Amsterdam)" in page
+    page = c.get("/privacy/log", params={"adres": "Kerkstraat 99"}).text
+    assert "komt niet voor in de BAG" in page and 'aria-invalid="true"' in page
+    export = c.get("/privacy/log/export", params={"formaat": "csv", "adres": "1234AB 3"})
+    header = export.content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("Regel;Tijdstip (Amsterdam);Gebruiker") and header.endswith(";uitkomst_code")
+
+
+def test_privacy_log_pages(root):
+    analyst = signed_in(root, "analist", lookups_per_minute=100)
+    for n in range(51):
+        number = (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12)[n % 11]  # 5 asks for 5A or 5B first
+        search(analyst, postcode="1234AB", huisnummer=str(number), doel="signaalanalyse_ondermijning")
+    c = signed_in(root, "privacy")
+    total = sum(1 for _ in ProcessingLog(root).entries())
+    assert total > 50
+    first = c.get("/privacy/log").text
+    assert f"pagina 1 van {-(-total // 50)}" in first and first.count('<tr id="r') == 50
+    last = c.get("/privacy/log", params={"pagina": "999"}).text
+    assert last.count('<tr id="r') == total - 50 * (-(-total // 50) - 1)
+
+
 def test_anomaly_report_flags_a_lookup_before_a_planned_inspection(root):
     import datetime as dt
 

@@ -9,23 +9,33 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from privacy.exportfiles import csv_bytes
 from privacy.log import ACTION_NAMES, LogEntry, ProcessingLog
+from privacy.lookup import LookupRefused, Target
 from privacy.register import load_register
 from web.accounts import ROLES
 from web.anomalies import RULE_TITLES, CaseRegistry, find_anomalies
 from web.app import ctx, render, require
+from web.batch import parse_lines
 from web.events import LABELS
-from web.lookups import dutch_refusal
-from web.validation import KINDS
+from web.lookups import UNAVAILABLE, dutch_refusal, local_time
+from web.validation import KINDS, InvalidInput
 
 router = APIRouter()
-PAGE_SIZE = 200
+PAGE_SIZE = 50
 ROLE = "privacy_officer"
+OUTCOME_LABELS = {
+    "treffer": "treffer",
+    "geen_treffer": "geen treffer",
+    "onbekend": "onbekend (niet in BAG/KvK)",
+    "geweigerd": "geweigerd",
+    "uitgevoerd": "uitgevoerd",
+}
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,14 @@ class LogRow:
     purpose: str
     case: str
     object: str
-    outcome: str
+    outcome: str  # a key of OUTCOME_LABELS
     reason: str
+    request_id: str = ""  # the hit/no-hit request this row belongs to (itself, or the one it details)
+    hit_seq: int | None = None  # for a detail request: the row number of its hit
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS.get(self.outcome, self.outcome)
 
 
 def _object(e: LogEntry) -> str:
@@ -62,18 +78,32 @@ def _object(e: LogEntry) -> str:
     return ""
 
 
-def _row(e: LogEntry) -> LogRow:
+def _outcome(e: LogEntry) -> str:
+    """Hit, no hit, unknown or refused: what the request answered, not only that it ran."""
+    if e.outcome == "geweigerd":
+        return "geweigerd"
+    if e.action == "hit":
+        if "outcome" in e.details:
+            return str(e.details["outcome"])
+        return "treffer" if e.details.get("hit") else "geen_treffer"
+    return e.outcome
+
+
+def _row(e: LogEntry, hits: dict[str, int]) -> LogRow:
+    request_id = e.actie_id if e.action == "hit" else str(e.details.get("request_id", ""))
     return LogRow(
         e.seq,
-        e.tijdstip[:19].replace("T", " "),
+        local_time(e.tijdstip),
         e.gebruiker,
         ROLES.get(e.role or "", e.role or ""),
         ACTION_NAMES.get(e.action, e.action),
         e.purpose_name or e.purpose or "",
         str(e.details.get("case_number", "")),
         _object(e),
-        e.outcome,
+        _outcome(e),
         dutch_refusal(e.reason) if e.reason and e.outcome == "geweigerd" else (e.reason or ""),
+        request_id,
+        hits.get(request_id) if e.action != "hit" else None,
     )
 
 
@@ -84,15 +114,49 @@ def _date(text: str | None) -> dt.date | None:
         return None
 
 
-def _filtered(request: Request) -> tuple[list[LogRow], dict[str, str], str | None]:
+FILTERS = ("van", "tot", "gebruiker", "doel", "zaak", "actie", "adres", "verzoek")
+
+
+def _address_ids(request: Request, text: str) -> tuple[str, set[str]] | str:
+    """The BAG nummeraanduiding ids of an address typed as "1234 AB 12a" or "Kerkstraat 12"."""
+    from web.routes_lookup import service
+
+    lines = parse_lines(text)
+    target = lines[0].target if lines else None
+    if target is None:
+        return "Typ het adres als postcode en huisnummer (1234 AB 12a) of als straat en huisnummer."
+    try:
+        label, ids = service(request).lookup.nummeraanduidingen(Target(target.kind, target.value))
+    except (LookupRefused, *UNAVAILABLE):
+        return "Dit adres kan niet worden opgezocht in de BAG."
+    if not ids:
+        return f"{label}: komt niet voor in de BAG."
+    return label, set(ids)
+
+
+def _filtered(request: Request) -> tuple[list[LogRow], dict[str, str], str | None, str]:
     q = request.query_params
-    filters = {k: (q.get(k) or "").strip()[:60] for k in ("van", "tot", "gebruiker", "doel", "zaak", "actie")}
+    filters = {k: (q.get(k) or "").strip()[:80] for k in FILTERS}
     error = None
     van, tot = _date(filters["van"]), _date(filters["tot"])
     if (filters["van"] and van is None) or (filters["tot"] and tot is None):
         error = "Gebruik voor de datums het formaat JJJJ-MM-DD."
+    ids: set[str] | None = None
+    address = ""
+    if filters["adres"]:
+        try:
+            found = _address_ids(request, filters["adres"])
+        except InvalidInput as exc:
+            found = exc.message
+        if isinstance(found, str):
+            error, ids = found, set()
+        else:
+            address, ids = found
     rows = []
+    hits: dict[str, int] = {}
     for e in ProcessingLog(ctx(request).settings.warehouse_root).entries(van, tot):
+        if e.action == "hit" and e.seq is not None:
+            hits[e.actie_id] = e.seq
         if filters["gebruiker"] and e.gebruiker != filters["gebruiker"]:
             continue
         if filters["doel"] and e.purpose != filters["doel"]:
@@ -101,27 +165,41 @@ def _filtered(request: Request) -> tuple[list[LogRow], dict[str, str], str | Non
             continue
         if filters["actie"] and e.action != filters["actie"]:
             continue
-        rows.append(_row(e))
+        if filters["verzoek"] and filters["verzoek"] not in (e.actie_id, e.details.get("request_id")):
+            continue
+        if ids is not None and not ids & {o.get("objectId") for o in e.objects}:
+            continue
+        rows.append(_row(e, hits))
     rows.reverse()
-    return rows, filters, error
+    return rows, filters, error, address
 
 
 @router.get("/privacy/log")
 async def log_page(request: Request) -> Response:
     require(request, ROLE)
-    rows, filters, error = _filtered(request)
+    rows, filters, error, address = _filtered(request)
     status = ProcessingLog(ctx(request).settings.warehouse_root).verify()
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    try:
+        page = min(max(1, int(request.query_params.get("pagina", "1"))), pages)
+    except ValueError:
+        page = 1
+    query = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
     return render(
         request,
         "privacy_log.html",
-        rows=rows[:PAGE_SIZE],
+        rows=rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
         total=len(rows),
+        page=page,
+        pages=pages,
         filters=filters,
+        address=address,
         error=error,
+        error_field="adres" if error and filters["adres"] else ("van" if error else None),
         status=status,
         actions=ACTION_NAMES,
         purposes=load_register().purposes.values(),
-        query=request.url.query,
+        query=query,
     )
 
 
@@ -129,7 +207,7 @@ async def log_page(request: Request) -> Response:
 async def log_export(request: Request) -> Response:
     session = require(request, ROLE)
     fmt = request.query_params.get("formaat", "csv")
-    rows, filters, _ = _filtered(request)
+    rows, filters, _, _ = _filtered(request)
     ctx(request).events.record("log_export", session.user_id, fmt)
     stamp = dt.date.today().isoformat()
     if fmt == "vng":
@@ -145,9 +223,35 @@ async def log_export(request: Request) -> Response:
             media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="verwerkingslog-vng-{stamp}.json"'},
         )
-    header = ["seq", "tijdstip", "gebruiker", "rol", "actie", "doel", "zaak", "object", "uitkomst", "reden"]
+    header = [
+        "Regel",
+        "Tijdstip (Amsterdam)",
+        "Gebruiker",
+        "Rol",
+        "Actie",
+        "Doel",
+        "Zaak",
+        "Object",
+        "Uitkomst",
+        "Reden",
+        "Verzoek",
+        "uitkomst_code",
+    ]
     fields = [
-        (r.seq, r.when, r.user, r.role, r.action, r.purpose, r.case, r.object, r.outcome, r.reason)
+        (
+            r.seq,
+            r.when,
+            r.user,
+            r.role,
+            r.action,
+            r.purpose,
+            r.case,
+            r.object,
+            r.outcome_label,
+            r.reason,
+            r.request_id,
+            r.outcome,
+        )
         for r in rows
     ]
     return Response(
