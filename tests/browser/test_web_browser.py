@@ -157,6 +157,20 @@ def test_privacy_officer_log_and_anomalies(page, base_url, demo):
     assert "BIB-2026-0999" in table and "Raadplegen details" in table
     assert not PSEUDONYM.search(page.content())  # persons in the evidence are not shown
     shot(page, "08-verwerkingslog")
+    # Who looked up this address, for which case? Typed as an address, found by its BAG id.
+    page.fill("#adres", f"{demo.hit.postcode} {demo.hit.huisnummer}{demo.hit.huisletter}")
+    page.click("[data-testid=filteren]")
+    assert demo.hit_label in page.locator("[data-testid=adresfilter]").inner_text()
+    rows = page.locator("[data-testid=logtabel] tbody tr")
+    texts = rows.all_inner_texts()
+    assert any("BIB-2026-0999" in t and "bibob" in t and "treffer" in t for t in texts)
+    assert all(demo.no_hit.postcode not in t for t in texts)
+    page.locator("[data-testid=bij-zoekvraag]").first.click()  # the detail request's hit
+    assert page.locator("[data-testid=logtabel] tbody tr").count() == 2
+    screen(page, "privacy-adres-gezocht")
+    page.set_viewport_size({"width": 375, "height": 740})
+    assert fits(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
     with page.expect_download() as download:
         page.click("[data-testid=export-csv]")
     assert "BIB-2026-0999" in download.value.path().read_text(encoding="utf-8-sig")
@@ -217,3 +231,62 @@ def test_admin_adds_an_account_that_can_sign_in(page, base_url):
     page.click("[data-testid=afmelden]")
     sign_in(page, base_url, "nieuwe.analist", password)
     assert page.url.endswith("/zoeken")
+
+
+@pytest.mark.parametrize(
+    ("user", "paths"),
+    [
+        ("bibob", ["/zoeken", "/zoeken/lijst", "/export"]),
+        ("balie", ["/zoeken"]),
+        ("privacy", ["/privacy/log", "/privacy/afwijkingen", "/privacy/register", "/privacy/beveiliging"]),
+        ("beheer", ["/beheer"]),
+    ],
+)
+def test_every_page_fits_a_375_px_phone(phone, base_url, user, paths):
+    sign_in(phone, base_url, user)
+    for path in paths:
+        phone.goto(base_url + path)
+        assert fits(phone), f"{path} is wider than 375 px for {user}"
+
+
+CONTRAST_JS = """() => {
+  const rgba = s => {
+    const v = (s.match(/[\\d.]+/g) || []).map(Number);
+    return v.length === 3 ? [...v, 1] : v;
+  };
+  const lum = c => c.slice(0, 3).map(v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((t, v, i) => t + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => {  // the layers up to the first opaque one, blended
+    const layers = [];
+    for (; el; el = el.parentElement) {
+      const c = rgba(getComputedStyle(el).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] === 1) break;
+    }
+    return layers.reverse().reduce((b, c) => b.map((v, i) => c[i] * c[3] + v * (1 - c[3])), [255, 255, 255]);
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest('svg')) continue;
+    const [a, b] = [lum(rgba(getComputedStyle(el).color)), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < 4.5) low.push(`${el.tagName}.${el.className} ${ratio.toFixed(2)}: ${text}`);
+  }
+  return low;
+}"""
+
+
+def test_text_contrast_is_at_least_4_5_to_1(page, base_url, demo):
+    sign_in(page, base_url, "bibob")
+    search(page, demo.hit, "bibob_screening", "BIB-2026-0145")
+    assert page.evaluate(CONTRAST_JS) == []
+    page.click("[data-testid=details-opvragen]")
+    page.locator("[data-testid=herkomst] summary").first.click()
+    assert page.evaluate(CONTRAST_JS) == []
+    page.goto(f"{base_url}/zoeken/lijst")
+    assert page.evaluate(CONTRAST_JS) == []
+    page.click("[data-testid=afmelden]")
+    sign_in(page, base_url, "privacy")
+    assert page.evaluate(CONTRAST_JS) == []
