@@ -359,6 +359,22 @@ def test_privacy_officer_finds_who_looked_up_an_address(root):
     assert header.startswith("Regel;Tijdstip (Amsterdam);Gebruiker") and header.endswith(";uitkomst_code")
 
 
+def test_privacy_officer_flag_page_sources_purposes_and_who_saw_it(root):
+    bibob = signed_in(root, "bibob")
+    r = search(bibob, postcode="1234AB", huisnummer="3", zaak="BIB-2026-0555")
+    bibob.post("/details", data={"csrf_token": csrf(bibob), "verzoek": request_id(r.text)})
+    c = signed_in(root, "privacy")
+    assert 'href="/privacy/signaal/many_companies_in_building"' in c.get("/privacy/register").text
+    page = c.get("/privacy/signaal/many_companies_in_building").text
+    assert "<h1>Veel bedrijven in één pand</h1>" in page
+    assert "<code>kvk.vestiging</code>" in page and "test-run-0001" in page  # sources and columns
+    assert "Bibob-screening van aanvragers en zakenpartners" in page and "Publieke taak" in page
+    seen = page[page.index('data-testid="gezien"') :]
+    assert "BIB-2026-0555" in seen and "<td>bibob</td>" in seen and "bij zoekvraag #" in seen
+    assert c.get("/privacy/signaal/no_such_flag").status_code == 404
+    assert signed_in(root, "bibob").get("/privacy/signaal/overcrowding").status_code == 403
+
+
 def test_privacy_log_pages(root):
     analyst = signed_in(root, "analist", lookups_per_minute=100)
     for n in range(51):

@@ -20,10 +20,10 @@ from privacy.lookup import LookupRefused, Target
 from privacy.register import load_register
 from web.accounts import ROLES
 from web.anomalies import RULE_TITLES, CaseRegistry, find_anomalies
-from web.app import ctx, render, require
+from web.app import ctx, error_page, render, require
 from web.batch import parse_lines
 from web.events import LABELS
-from web.lookups import UNAVAILABLE, dutch_refusal, local_time
+from web.lookups import FLAG_EXPLANATIONS, FLAG_TITLES, UNAVAILABLE, dutch_refusal, local_time
 from web.validation import KINDS, InvalidInput
 
 router = APIRouter()
@@ -265,7 +265,43 @@ async def log_export(request: Request) -> Response:
 async def register_page(request: Request) -> Response:
     require(request, ROLE)
     register = load_register()
-    return render(request, "privacy_register.html", register=register, today=dt.date.today())
+    return render(
+        request, "privacy_register.html", register=register, today=dt.date.today(), flag_titles=FLAG_TITLES
+    )
+
+
+@router.get("/privacy/signaal/{code}")
+async def flag_page(request: Request, code: str) -> Response:
+    """One flag: its sources and columns, the purposes that may show it and their basis, who saw it."""
+    require(request, ROLE)
+    from web.routes_lookup import service
+
+    code = code[:60]
+    register = load_register()
+    purposes = [p for p in register.purposes.values() if code in p.flags]
+    if code not in FLAG_TITLES and not purposes:
+        return error_page(request, 404, "Onbekend signaal", "Dit signaal bestaat niet.")
+    lineage = service(request).flag_lineage({code}).get(code)
+    seen = []
+    hits: dict[str, int] = {}
+    for e in ProcessingLog(ctx(request).settings.warehouse_root).entries():
+        if e.action == "hit" and e.seq is not None:
+            hits[e.actie_id] = e.seq
+        if e.action in ("detail", "export") and code in e.details.get("flags", []):
+            seen.append(_row(e, hits))
+    seen.reverse()
+    return render(
+        request,
+        "privacy_signaal.html",
+        code=code,
+        title=FLAG_TITLES.get(code, code),
+        explanation=FLAG_EXPLANATIONS.get(code, ""),
+        purposes=purposes,
+        lineage=lineage,
+        computed=local_time(lineage.when) if lineage else "",
+        seen=seen[:PAGE_SIZE],
+        seen_total=len(seen),
+    )
 
 
 @router.get("/privacy/afwijkingen")
