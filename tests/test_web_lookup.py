@@ -392,19 +392,59 @@ def test_privacy_log_pages(root):
 def test_anomaly_report_flags_a_lookup_before_a_planned_inspection(root):
     import datetime as dt
 
-    registry = CaseRegistry(root)
-    registry.upsert(
-        "BIB-2026-0100", ["bibob"], Inspection(f"{POSTCODE}|9||", dt.date.today() + dt.timedelta(days=3))
+    privacy = signed_in(root, "privacy")
+    inspection = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    token = csrf(privacy, "/privacy/zaken")
+    # Cases and their members are managed in the web interface.
+    r = privacy.post(
+        "/privacy/zaken",
+        data={
+            "csrf_token": token,
+            "zaak": "BIB-2026-0100",
+            "leden": "bibob",
+            "postcode": "1234 AB",
+            "huisnummer": "9",
+            "datum": inspection,
+        },
     )
-    registry.upsert("BIB-2026-0200", ["collega"])
+    assert r.status_code == 303
+    r = privacy.post(
+        "/privacy/zaken", data={"csrf_token": token, "zaak": "BIB-2026-0200", "leden": "collega"}
+    )
+    assert r.status_code == 303
+    r = privacy.post("/privacy/zaken", data={"csrf_token": token, "zaak": "BIB-2026-0300", "leden": "a b"})
+    assert r.status_code == 400 and 'id="leden" name="leden"' in r.text and 'aria-invalid="true"' in r.text
+    cases = CaseRegistry(root).load()
+    assert cases["BIB-2026-0100"].members == {"bibob"}
+    assert cases["BIB-2026-0100"].inspections == (
+        Inspection(f"{POSTCODE}|9||", dt.date.fromisoformat(inspection)),
+    )
+    assert "BIB-2026-0200" in privacy.get("/privacy/zaken").text
     insider = signed_in(root, "bibob")
     search(insider, postcode="1234AB", huisnummer="9", zaak="BIB-2026-0100")
     outsider = signed_in(root, "collega")
     search(outsider, postcode="1234AB", huisnummer="9", zaak="BIB-2026-0200")
-    page = signed_in(root, "privacy").get("/privacy/afwijkingen").text
+    page = privacy.get("/privacy/afwijkingen").text
     assert "kort vóór een geplande inspectie" in page
-    row = re.search(r"<tr>\s*<td><span class=\"label label-fout\">hoog</span>.*?</tr>", page, re.S).group(0)
+    row = re.search(
+        r'<tr data-testid="afwijking">\s*<td><span class="label label-fout">hoog</span>.*?</tr>', page, re.S
+    )
+    row = row.group(0)
     assert "collega" in row and "BIB-2026-0200" in row and num_id(9) in row
+    # Marked handled with a note: shown with who and when, and recorded as a security event.
+    form = dict(re.findall(r'name="(regel|verzoek)" value="([^"]+)"', row))
+    r = privacy.post(
+        "/privacy/afwijkingen/afgehandeld", data={"csrf_token": token, **form, "toelichting": ""}
+    )
+    assert r.status_code == 400 and 'aria-invalid="true"' in r.text
+    r = privacy.post(
+        "/privacy/afwijkingen/afgehandeld",
+        data={"csrf_token": token, **form, "toelichting": "Nagevraagd: collega verving de casemanager."},
+    )
+    assert r.status_code == 303
+    page = privacy.get("/privacy/afwijkingen").text
+    assert "door privacy op" in page and "collega verving de casemanager" in page
+    assert SecurityEvents(root).recent()[0].event == "anomaly_handled"
 
 
 def test_a_nightly_run_writing_and_publishing_never_blocks_lookups(tmp_path):

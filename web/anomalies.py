@@ -92,6 +92,39 @@ class CaseRegistry:
         return cases[number]
 
 
+HANDLED_FILE = Path("web") / "anomalies-handled.jsonl"
+
+
+@dataclass(frozen=True)
+class Handled:
+    rule: str
+    actie_id: str
+    by: str
+    at: str  # ISO time, UTC
+    note: str
+
+
+class HandledAnomalies:
+    """Anomalies the privacy officer has looked into: append-only, one JSON object per line."""
+
+    def __init__(self, warehouse_root: str | Path):
+        self.path = Path(warehouse_root) / HANDLED_FILE
+
+    def load(self) -> dict[tuple[str, str], Handled]:
+        if not self.path.exists():
+            return {}
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        handled = [Handled(**json.loads(line)) for line in lines if line.strip()]
+        return {(h.rule, h.actie_id): h for h in handled}
+
+    def mark(self, rule: str, actie_id: str, by: str, note: str) -> Handled:
+        handled = Handled(rule, actie_id, by, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), note)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(handled.__dict__, ensure_ascii=False) + "\n")
+        return handled
+
+
 @dataclass(frozen=True)
 class Access:
     """One executed lookup (hit or detail) of a target."""

@@ -75,6 +75,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "privacy_officer": [
         ("/privacy/log", "Verwerkingslog"),
         ("/privacy/afwijkingen", "Afwijkende raadplegingen"),
+        ("/privacy/zaken", "Zaken"),
         ("/privacy/register", "Register"),
         ("/privacy/beveiliging", "Beveiliging"),
     ],

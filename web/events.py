@@ -30,6 +30,8 @@ LABELS = {
     "account_blocked": "Account geblokkeerd",
     "account_unblocked": "Account vrijgegeven",
     "log_export": "Verwerkingslog geëxporteerd",
+    "anomaly_handled": "Afwijkende raadpleging afgehandeld",
+    "case_changed": "Zaak aangemaakt of gewijzigd",
 }
 
 

@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from privacy.exportfiles import csv_bytes
 from privacy.log import ACTION_NAMES, LogEntry, ProcessingLog
 from privacy.lookup import LookupRefused, Target
 from privacy.register import load_register
 from web.accounts import ROLES
-from web.anomalies import RULE_TITLES, CaseRegistry, find_anomalies
-from web.app import ctx, error_page, render, require
+from web.anomalies import RULE_TITLES, CaseRegistry, HandledAnomalies, Inspection, find_anomalies
+from web.app import ctx, error_page, form_of, render, require
 from web.batch import parse_lines
 from web.events import LABELS
 from web.lookups import FLAG_EXPLANATIONS, FLAG_TITLES, UNAVAILABLE, dutch_refusal, local_time
-from web.validation import KINDS, InvalidInput
+from web.validation import KINDS, InvalidInput, parse_case, parse_target
 
 router = APIRouter()
+USER_ID = re.compile(r"^[A-Za-z0-9._@-]{1,40}$")
 PAGE_SIZE = 50
 ROLE = "privacy_officer"
 OUTCOME_LABELS = {
@@ -307,6 +309,10 @@ async def flag_page(request: Request, code: str) -> Response:
 @router.get("/privacy/afwijkingen")
 async def anomalies_page(request: Request) -> Response:
     require(request, ROLE)
+    return _anomalies(request)
+
+
+def _anomalies(request: Request, status_code: int = 200, **extra) -> Response:
     root = ctx(request).settings.warehouse_root
     try:
         days = max(1, min(int(request.query_params.get("dagen", "14")), 365))
@@ -315,8 +321,82 @@ async def anomalies_page(request: Request) -> Response:
     cases = CaseRegistry(root).load()
     found = find_anomalies(ProcessingLog(root).entries(), cases, days)
     return render(
-        request, "privacy_afwijkingen.html", anomalies=found, titles=RULE_TITLES, days=days, cases=cases
+        request,
+        "privacy_afwijkingen.html",
+        status_code=status_code,
+        anomalies=found,
+        handled=HandledAnomalies(root).load(),
+        titles=RULE_TITLES,
+        days=days,
+        cases=cases,
+        local_time=local_time,
+        **extra,
     )
+
+
+@router.post("/privacy/afwijkingen/afgehandeld")
+async def anomaly_handled(request: Request) -> Response:
+    """Mark an anomaly handled with a note; recorded with who and when, and as a security event."""
+    session = require(request, ROLE)
+    form = await form_of(request)
+    rule, actie_id = form.get("regel", "")[:40], form.get("verzoek", "")[:64]
+    note = " ".join(form.get("toelichting", "").split())[:500]
+    if rule not in RULE_TITLES or not actie_id:
+        return _anomalies(request, 400, error="Deze afwijking bestaat niet (meer).")
+    if not note:
+        return _anomalies(
+            request, 400, error="Schrijf kort op wat u heeft nagegaan.", error_row=f"{rule}-{actie_id}"
+        )
+    HandledAnomalies(ctx(request).settings.warehouse_root).mark(rule, actie_id, session.user_id or "", note)
+    ctx(request).events.record("anomaly_handled", session.user_id, f"{rule} verzoek {actie_id[:8]}")
+    session.flash.append("De afwijking is gemarkeerd als afgehandeld.")
+    return RedirectResponse("/privacy/afwijkingen", status_code=303)
+
+
+def _cases_page(request: Request, status_code: int = 200, **extra) -> Response:
+    cases = CaseRegistry(ctx(request).settings.warehouse_root).load()
+    return render(
+        request,
+        "privacy_zaken.html",
+        status_code=status_code,
+        cases=sorted(cases.values(), key=lambda c: c.number),
+        form=extra.pop("form", {}),
+        **extra,
+    )
+
+
+@router.get("/privacy/zaken")
+async def cases_page(request: Request) -> Response:
+    require(request, ROLE)
+    return _cases_page(request)
+
+
+@router.post("/privacy/zaken")
+async def case_save(request: Request) -> Response:
+    """Add a case, or add members and a planned inspection to one (as ``knooppunt cases add``)."""
+    session = require(request, ROLE)
+    form = await form_of(request)
+    try:
+        number = parse_case(form)
+        if not number:
+            raise InvalidInput("zaak", "Vul het zaaknummer in.")
+        members = [m for m in (x.strip() for x in form.get("leden", "").split(",")) if m]
+        if any(not USER_ID.match(m) for m in members):
+            raise InvalidInput("leden", "Geef de leden als gebruikersnamen, gescheiden door komma's.")
+        inspection = None
+        if form.get("postcode") or form.get("datum"):
+            target = parse_target({**form, "soort": "address"})
+            try:
+                on = dt.date.fromisoformat(form.get("datum", ""))
+            except ValueError:
+                raise InvalidInput("datum", "Vul de datum van de inspectie in (JJJJ-MM-DD).") from None
+            inspection = Inspection(target.value, on)
+    except InvalidInput as exc:
+        return _cases_page(request, 400, error=exc.message, error_field=exc.field, form=form)
+    CaseRegistry(ctx(request).settings.warehouse_root).upsert(number, members, inspection)
+    ctx(request).events.record("case_changed", session.user_id, f"zaak {number}")
+    session.flash.append(f"Zaak {number} is opgeslagen.")
+    return RedirectResponse("/privacy/zaken", status_code=303)
 
 
 @router.get("/privacy/beveiliging")
