@@ -31,6 +31,7 @@ from pathlib import Path
 from privacy.log import LogEntry
 
 CASES_FILE = Path("web") / "cases.json"
+OBJECT_LABELS = {"street": "straat", "kvk": "KvK-nummer", "vestiging": "vestigingsnummer", "pand": "pand"}
 DEFAULT_WINDOW_DAYS = 14
 SEVERITY_ORDER = {"hoog": 0, "middel": 1, "laag": 2}
 
@@ -159,7 +160,7 @@ def _shown(entry: LogEntry, kind: str, value: str) -> str:
     if kind == "address":
         ids = [o["objectId"] for o in entry.objects if o.get("soortObjectId") == "BAG nummeraanduiding"]
         return f"adres, BAG-nummeraanduiding {', '.join(ids)}" if ids else "adres (niet in de BAG)"
-    return f"{kind} {value}"
+    return f"{OBJECT_LABELS.get(kind, kind)} {value}"
 
 
 def accesses(entries: Iterable[LogEntry]) -> list[Access]:

@@ -314,6 +314,8 @@ def evidence_view(
             header = [ID_HEADERS.get(key, "Nummer"), NAME_HEADERS.get(key, "Adres")]
             rows = [[str(v), names.get(v, "niet gevonden")] for v in value]
             tables.append((f"{label} ({len(value)})", header, rows))
+        elif key == "omschrijving" and isinstance(value, str):
+            facts.append((label, _dutch_description(value)))
         elif key != "message":
             facts.append((label, _named(value, names)))
     return facts, tables
@@ -376,7 +378,7 @@ def _summary(flag: str, e: dict[str, Any]) -> str:
             )
         if flag == "address_not_in_bag":
             return (
-                f"Dit adres is in de BAG {_fmt(e['reason'])} ({_fmt(e['bag_status'])}), maar "
+                f"Dit adres is {_fmt(e['reason'])} ({_fmt(e['bag_status'])}), maar "
                 f"{_n(e, 'kvk_vestigingsnummers')} KvK-vestigingen en {_n(e, 'brp_persons')} ingeschreven "
                 f"personen gebruiken het nog."
             )
@@ -399,9 +401,21 @@ def _summary(flag: str, e: dict[str, Any]) -> str:
 
 
 def _branch(e: dict[str, Any]) -> str:
-    """The branche in Dutch: the SBI description without an English gloss in brackets."""
-    text = re.sub(r"\s*\([A-Za-z ,]+\)$", "", str(e.get("omschrijving") or "")).strip()
+    """The branche in Dutch, with its SBI code."""
+    text = _dutch_description(str(e.get("omschrijving") or ""))
     return f"{text}, SBI {e['sector']}" if text else f"SBI {e['sector']}"
+
+
+def _dutch_description(text: str) -> str:
+    """An SBI description without the English gloss in brackets some deliveries add."""
+    return re.sub(r"\s*\((?:[a-z ,]+ )?(?:and|or) [a-z ,]+\)$", "", text).strip()
+
+
+def _caution(message: str | None) -> str | None:
+    """The staff-safety message in Dutch ("caution, contact <team>" as delivered)."""
+    if message and message.startswith("caution, contact "):
+        return f"Let op: neem contact op met {message.removeprefix('caution, contact ').strip()}"
+    return message
 
 
 class LookupService:
@@ -479,7 +493,7 @@ class LookupService:
             f.flag,
             FLAG_TITLES.get(f.flag, f.flag),
             FLAG_EXPLANATIONS.get(f.flag, ""),
-            f.message if f.flag == "staff_safety" else None,
+            _caution(f.message) if f.flag == "staff_safety" else None,
             facts,
             tables,
             ids,

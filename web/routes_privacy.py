@@ -69,7 +69,7 @@ def _object(e: LogEntry) -> str:
         ids = [o["objectId"] for o in e.objects if o.get("soortObjectId") == "BAG nummeraanduiding"]
         return "adres, BAG " + ", ".join(ids) if ids else "adres (niet in de BAG)"
     if kind:
-        return f"{kind} {e.details.get('target_value', '')}"
+        return f"{KINDS.get(kind, kind).lower()} {e.details.get('target_value', '')}"
     if e.action == "export":
         flags = ", ".join(e.details.get("flags", []))
         return f"lijst van {e.row_counts.get('rows', 0)} gevlagde plaatsen ({flags})"
@@ -268,7 +268,12 @@ async def register_page(request: Request) -> Response:
     require(request, ROLE)
     register = load_register()
     return render(
-        request, "privacy_register.html", register=register, today=dt.date.today(), flag_titles=FLAG_TITLES
+        request,
+        "privacy_register.html",
+        register=register,
+        today=dt.date.today(),
+        flag_titles=FLAG_TITLES,
+        roles=ROLES,
     )
 
 
@@ -302,6 +307,7 @@ async def flag_page(request: Request, code: str) -> Response:
         lineage=lineage,
         computed=local_time(lineage.when) if lineage else "",
         seen=seen[:PAGE_SIZE],
+        roles=ROLES,
         seen_total=len(seen),
     )
 
