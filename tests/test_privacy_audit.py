@@ -48,6 +48,7 @@ def built(tmp_path_factory) -> Warehouse:
         )
         con.execute("CREATE SCHEMA bag; CREATE SCHEMA signals")
         con.execute("CREATE TABLE bag.verblijfsobject_pand (verblijfsobject_id VARCHAR, pand_id VARCHAR)")
+        con.execute("CREATE TABLE bag.pand (pand_id VARCHAR)")  # a pand lookup first checks it exists
         con.execute(
             """CREATE TABLE signals.flags (flag VARCHAR, nummeraanduiding_id VARCHAR,
                verblijfsobject_id VARCHAR, pand_id VARCHAR, openbare_ruimte_id VARCHAR, evidence JSON,
