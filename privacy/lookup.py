@@ -129,6 +129,8 @@ class DetailResult:
     # Readable names of the BAG ids and vestigingsnummers in the flags (addresses, handelsnamen),
     # as far as the purpose's sources allow; empty for front-line roles.
     names: dict[str, str] = field(default_factory=dict)
+    # For a KvK or vestiging target: its establishments (vestigingsnummer, handelsnaam, address).
+    establishments: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -244,8 +246,8 @@ class Lookup:
         )
         return HitResult(entry.actie_id, hit, resolved.label, resolved.known, resolved.suggestions)
 
-    def detail(self, actor: Actor, request_id: str) -> DetailResult:
-        """The flags behind an earlier hit; logged as "consulted"."""
+    def detail(self, actor: Actor, request_id: str, note: dict[str, Any] | None = None) -> DetailResult:
+        """The flags behind an earlier hit; logged as "consulted", with ``note`` (a screening's tier)."""
         register = load_register(self.register_path)
         request = self.log.find(actie_id=request_id)
         context = {"request_id": request_id}
@@ -265,6 +267,9 @@ class Lookup:
             rows = self._flags(con, resolved, p.flags)
             views = [_view(row, actor.role) for row in rows]
             names = {} if actor.role == FRONTLINE else self._names(con, p, views)
+            establishments = (
+                self._establishments(con, p, target) if target.kind in ("kvk", "vestiging") else []
+            )
         persons = sorted({pid for v in views for pid in _pseudonyms(v.evidence)})
         self.log.append(
             LogEntry.under(
@@ -288,10 +293,11 @@ class Lookup:
                     "request_id": request_id,
                     "case_number": case_number,
                     "flags": sorted({v.flag for v in views}),
+                    **(note or {}),
                 },
             )
         )
-        return DetailResult(request_id, p.key, case_number, resolved.label, views, names)
+        return DetailResult(request_id, p.key, case_number, resolved.label, views, names, establishments)
 
     def reidentify(self, actor: Actor, request_id: str, persoon_id: str) -> Identity:
         """Names of a pseudonymised person named in the evidence of a detail request (logged).
@@ -891,6 +897,21 @@ class Lookup:
                 parts = [naam or "(handelsnaam onbekend)"] + ([labels[num_id]] if num_id in labels else [])
                 names[nummer] = ", ".join(parts)
         return names
+
+    def _establishments(
+        self, con: duckdb.DuckDBPyConnection, p: Purpose, target: Target
+    ) -> list[tuple[str, str, str]]:
+        """The vestigingen of a KvK number (or the one vestiging) with handelsnaam and address."""
+        if "eerste_handelsnaam" not in p.sources.get("kvk.vestiging", []):
+            return []
+        column = "kvk_nummer" if target.kind == "kvk" else "vestigingsnummer"
+        rows = con.execute(
+            f"""SELECT vestigingsnummer, any_value(eerste_handelsnaam), any_value(nummeraanduiding_id)
+                FROM kvk.vestiging WHERE {column} = ? GROUP BY 1 ORDER BY 1""",
+            [target.value.strip()],
+        ).fetchall()
+        labels = self.address_labels(con, [r[2] for r in rows if r[2]]) if "bag.adres" in p.sources else {}
+        return [(v, naam or "", labels.get(num or "", "adres niet in de BAG")) for v, naam, num in rows]
 
     def _with_company_name(
         self, con: duckdb.DuckDBPyConnection, p: Purpose, target: Target, resolved: _Resolved

@@ -21,6 +21,7 @@ PURPOSES = {
     "adreskwaliteit",
     "brancheanalyse",
     "datakwaliteit",
+    "integriteitstoets_zakelijke_relaties",
 }
 
 

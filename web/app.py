@@ -61,6 +61,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "bibob_officer": [
         ("/zoeken", "Zoeken"),
         ("/zoeken/lijst", "Lijst controleren"),
+        ("/screening", "Lichte screening"),
         ("/signalen", "Signalen"),
         ("/export", "Exporteren"),
     ],
@@ -145,6 +146,9 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
     app = FastAPI(title="Knooppunt", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
+    from web.lookups import local_time
+
+    templates.env.globals["local_time"] = local_time  # times officers read are Amsterdam time
     app.state.ctx = AppContext(
         settings=settings,
         accounts=AccountStore(settings.warehouse_root),
@@ -241,11 +245,12 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         response.headers.update(ctx(request).headers)
         return response
 
-    from web import routes_admin, routes_analyse, routes_auth, routes_lookup, routes_privacy
+    from web import routes_admin, routes_analyse, routes_auth, routes_lookup, routes_privacy, routes_screening
 
     app.include_router(routes_auth.router)
     app.include_router(routes_lookup.router)
     app.include_router(routes_privacy.router)
+    app.include_router(routes_screening.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_analyse.router)
     return app

@@ -456,9 +456,11 @@ class LookupService:
             return HitOutcome(refused=NO_RELEASE)
         return HitOutcome(res.hit, res.request_id, res.target_label, None, res.known, res.suggestions)
 
-    def detail(self, user_id: str, role: str, request_id: str) -> DetailOutcome:
+    def detail(
+        self, user_id: str, role: str, request_id: str, context: dict[str, Any] | None = None
+    ) -> DetailOutcome:
         try:
-            result = self.lookup.detail(Actor(user_id, role), request_id)
+            result = self.lookup.detail(Actor(user_id, role), request_id, context)
         except LookupRefused as exc:
             return DetailOutcome(refused=dutch_refusal(exc.reason))
         except UNAVAILABLE:
