@@ -80,6 +80,7 @@ class Demo:
     hit_street: str  # the street of ``hit``
     hit_label: str  # ``hit`` written out: "Straat 12, 1234 AB Woonplaats"
     safety_label: str
+    kvk: str  # a KvK number with a vestiging at an address with a Bibob flag
 
 
 ADDRESS_SQL = """SELECT a.postcode, CAST(a.huisnummer AS VARCHAR), coalesce(a.huisletter, ''),
@@ -135,9 +136,15 @@ def demo(tmp_path_factory) -> Demo:
             "SELECT evidence->>'message' FROM signals.flags WHERE flag = 'staff_safety' LIMIT 1"
         ).fetchone()[0]
         labels = (_label(con, hit), _label(con, safety))
+        kvk = con.execute(
+            """SELECT v.kvk_nummer FROM kvk.vestiging v JOIN signals.flags f USING (nummeraanduiding_id)
+               WHERE f.flag IN ('enforcement_history', 'company_churn', 'address_not_in_bag')
+               ORDER BY v.kvk_nummer LIMIT 1"""
+        ).fetchone()
+        assert kvk is not None, "the demo municipality has no company at a flagged address"
     finally:
         con.close()
-    return Demo(root, hit, no_hit, safety, message.removeprefix("caution, contact "), street, *labels)
+    return Demo(root, hit, no_hit, safety, message.removeprefix("caution, contact "), street, *labels, kvk[0])
 
 
 @pytest.fixture(scope="session")
