@@ -1,15 +1,15 @@
 """The case export: the addresses looked up under one case, as CSV (Excel) or GeoPackage (QGIS).
 
 Rows come only from :meth:`privacy.lookup.Lookup.case_export` (purpose, role and case checked,
-the export logged). Headers are Dutch; the machine-readable codes (``uitkomst_code``,
-``signaal_codes``) keep their own columns. Coordinates are RD New (EPSG:28992); an address BAG has
-no location for keeps an empty geometry, a target that is not in the BAG an empty address.
+the export logged); the CSV goes through the project's one CSV writer
+(:func:`privacy.exportfiles.csv_bytes`, formula neutralisation included). Headers are Dutch;
+the machine-readable codes (``uitkomst_code``, ``signaal_codes``) keep their own columns.
+Coordinates are RD New (EPSG:28992); an address BAG has no location for keeps an empty
+geometry, a target that is not in the BAG an empty address.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,10 @@ from typing import Any
 import geopandas as gpd
 from shapely.geometry import Point
 
+from privacy.exportfiles import CRS, csv_bytes
 from web.lookups import FLAG_TITLES, OUTCOME_TITLES
 
 LAYER = "zaak_adressen"
-CRS = "EPSG:28992"
 # (Dutch header, how to get the value from a row of Lookup.case_export)
 COLUMNS: list[tuple[str, Any]] = [
     ("Adres", lambda r: r["adres"]),
@@ -38,14 +38,6 @@ COLUMNS: list[tuple[str, Any]] = [
     ("uitkomst_code", lambda r: r["uitkomst"]),
     ("signaal_codes", lambda r: ",".join(r["flags"])),
 ]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is written as text (leading apostrophe)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return "" if value is None else value
 
 
 def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -53,13 +45,8 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> bytes:
-    """UTF-8 with BOM, ``;``-separated: opens as columns in Dutch Excel."""
-    header, values = table(rows)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([[_cell(v) for v in row] for row in values])
-    return out.getvalue().encode("utf-8-sig")
+    """Through the one CSV writer (``privacy.exportfiles.csv_bytes``: BOM, ``;``, neutralised cells)."""
+    return csv_bytes(*table(rows))
 
 
 def to_geopackage(rows: list[dict[str, Any]]) -> bytes:
