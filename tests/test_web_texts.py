@@ -63,6 +63,15 @@ EVIDENCE = {
         "Dit adres is ingetrokken in de BAG (Naamgeving ingetrokken), maar 2 KvK-vestigingen "
         "en 0 ingeschreven personen gebruiken het nog.",
     ),
+    "many_companies_at_address": (
+        {
+            "establishments": 11,
+            "min_establishments": 8,
+            "vestigingen": [],
+            "gebruiksdoelen": ["kantoorfunctie"],
+        },
+        "Op dit adres zijn 11 actieve vestigingen ingeschreven; het signaal geldt vanaf 8.",
+    ),
     "enforcement_history": (
         {
             "zaken": [{"instrument": "opiumwet_13b"}],
@@ -80,6 +89,49 @@ EVIDENCE = {
 def test_each_flag_reads_as_a_dutch_sentence_with_its_numbers(flag):
     evidence, sentence = EVIDENCE[flag]
     assert _summary(flag, evidence) == sentence
+
+
+def test_evidence_of_issue_12():
+    """Churn as turnover, the business-centre view of a pand, enforcement at relatives' addresses."""
+    churn = {
+        "registrations": 5,
+        "deregistrations": 4,
+        "short_lived": 3,
+        "min_ended": 4,
+        "min_short_lived": 3,
+        "window_months": 24,
+        "window_start": "2024-11-01",
+        "window_end": "2026-11-01",
+    }
+    assert _summary("company_churn", churn) == (
+        "Van 2024-11-01 tot en met 2026-11-01 begonnen op dit adres 5 vestigingen en eindigden er 4, van wie "
+        "3 binnen die periode begonnen én eindigden. Het signaal geldt vanaf 4 beëindigde of 3 kortstondige "
+        "vestigingen."
+    )
+    pand = {
+        "establishments": 12,
+        "min_establishments": 10,
+        "verblijfsobjecten_in_pand": 14,
+        "gebruiksdoelen_in_pand": [{"gebruiksdoel": "kantoorfunctie", "verblijfsobjecten": 14}],
+    }
+    assert _summary("many_companies_in_building", pand).endswith(
+        "Het pand heeft 14 verblijfsobjecten (14 × kantoorfunctie)."
+    )
+    family = {
+        "via": "family",
+        "window_years": 5,
+        "family": [
+            {
+                "relatie": "kind",
+                "case_nummeraanduiding_id": "0363200000000001",
+                "zaak_ids": ["Z-1"],
+                "instruments": ["opiumwet_13b"],
+            }
+        ],
+    }
+    assert _summary("enforcement_history", family) == (
+        "Op 1 adres van familieleden van bewoners liep in de afgelopen 5 jaar handhaving (Opiumwet art. 13b)."
+    )
 
 
 def test_evidence_of_another_shape_gives_no_sentence_rather_than_a_wrong_one():

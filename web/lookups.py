@@ -36,6 +36,7 @@ from web.validation import TargetInput
 
 FLAG_TITLES = {
     "many_companies_in_building": "Veel bedrijven in één pand",
+    "many_companies_at_address": "Veel bedrijven op één adres",
     "identical_businesses_in_street": "Veel gelijksoortige bedrijven in één straat",
     "identical_businesses_nearby": "Veel gelijksoortige bedrijven dicht bij elkaar",
     "overcrowding": "Mogelijke overbewoning",
@@ -47,6 +48,7 @@ FLAG_TITLES = {
 }
 FLAG_EXPLANATIONS = {
     "many_companies_in_building": "Het pand herbergt meer actieve vestigingen dan de drempel.",
+    "many_companies_at_address": "Op dit adres zijn meer actieve vestigingen ingeschreven dan de drempel.",
     "identical_businesses_in_street": "In de straat zitten veel vestigingen uit dezelfde kwetsbare branche.",
     "identical_businesses_nearby": "Binnen de straal zitten veel vestigingen uit dezelfde kwetsbare branche.",
     "overcrowding": "Meer volwassenen ingeschreven dan de oppervlakte redelijkerwijs toelaat.",
@@ -106,6 +108,19 @@ EVIDENCE_LABELS = {
     "relatie": "Relatie",
     "nummeraanduiding_id": "Adres (BAG-nummeraanduiding)",
     "message": "Melding",
+    "short_lived": "Kortstondige vestigingen (begonnen en beëindigd in de periode)",
+    "min_ended": "Drempel: beëindigde vestigingen",
+    "min_short_lived": "Drempel: kortstondige vestigingen",
+    "lifetime_days": "Looptijd (dagen)",
+    "verblijfsobjecten_in_pand": "Verblijfsobjecten in het pand",
+    "gebruiksdoelen_in_pand": "Gebruiksdoelen in het pand",
+    "gebruiksdoel": "Gebruiksdoel",
+    "verblijfsobjecten": "Verblijfsobjecten",
+    "via": "Gevonden via",
+    "family": "Handhaving op adressen van familieleden",
+    "case_nummeraanduiding_id": "Adres van de zaak",
+    "zaak_ids": "Zaken",
+    "instruments": "Instrumenten",
 }
 VALUE_LABELS = {
     "registration": "inschrijving",
@@ -348,8 +363,21 @@ def _summary(flag: str, e: dict[str, Any]) -> str:
     """The evidence as one plain Dutch sentence with its numbers ("" when the evidence differs)."""
     try:
         if flag == "many_companies_in_building":
-            return (
+            text = (
                 f"In dit pand zijn {_n(e, 'establishments')} actieve vestigingen ingeschreven; "
+                f"het signaal geldt vanaf {_n(e, 'min_establishments')}."
+            )
+            if "verblijfsobjecten_in_pand" in e:
+                uses = ", ".join(
+                    f"{u['verblijfsobjecten']} × {u['gebruiksdoel']}"
+                    for u in e.get("gebruiksdoelen_in_pand") or []
+                )
+                text += f" Het pand heeft {_n(e, 'verblijfsobjecten_in_pand')} verblijfsobjecten"
+                text += f" ({uses})." if uses else "."
+            return text
+        if flag == "many_companies_at_address":
+            return (
+                f"Op dit adres zijn {_n(e, 'establishments')} actieve vestigingen ingeschreven; "
                 f"het signaal geldt vanaf {_n(e, 'min_establishments')}."
             )
         if flag in ("identical_businesses_in_street", "identical_businesses_nearby"):
@@ -370,6 +398,13 @@ def _summary(flag: str, e: dict[str, Any]) -> str:
                 f"Er staan {_n(e, 'persons')} personen ingeschreven op een object zonder woonfunctie "
                 f"(gebruiksdoel: {_fmt(e['gebruiksdoelen'])})."
             )
+        if flag == "company_churn" and "min_ended" in e:
+            return (
+                f"Van {_fmt(e['window_start'])} tot en met {_fmt(e['window_end'])} begonnen op dit adres "
+                f"{_n(e, 'registrations')} vestigingen en eindigden er {_n(e, 'deregistrations')}, van wie "
+                f"{_n(e, 'short_lived')} binnen die periode begonnen én eindigden. Het signaal geldt vanaf "
+                f"{_n(e, 'min_ended')} beëindigde of {_n(e, 'min_short_lived')} kortstondige vestigingen."
+            )
         if flag == "company_churn":
             return (
                 f"Van {_fmt(e['window_start'])} tot en met {_fmt(e['window_end'])} waren er op dit adres "
@@ -381,6 +416,13 @@ def _summary(flag: str, e: dict[str, Any]) -> str:
                 f"Dit adres is {_fmt(e['reason'])} ({_fmt(e['bag_status'])}), maar "
                 f"{_n(e, 'kvk_vestigingsnummers')} KvK-vestigingen en {_n(e, 'brp_persons')} ingeschreven "
                 f"personen gebruiken het nog."
+            )
+        if flag == "enforcement_history" and e.get("via") == "family":
+            family = e["family"]
+            instruments = ", ".join(sorted({_fmt(i) for f in family for i in f.get("instruments") or []}))
+            return (
+                f"Op {len(family)} {'adres' if len(family) == 1 else 'adressen'} van familieleden van "
+                f"bewoners liep in de afgelopen {_n(e, 'window_years')} jaar handhaving ({instruments})."
             )
         if flag == "enforcement_history":
             zaken = e["zaken"]
