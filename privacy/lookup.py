@@ -1013,6 +1013,8 @@ def _flag_source(con: duckdb.DuckDBPyConnection, change: str | None) -> str:
                   LEFT JOIN (SELECT flag_key, first_run_seq, first_stand FROM signals.flag_history
                              WHERE resolved_run_seq IS NULL) h ON h.flag_key = {flag_key_sql("f")}"""
     return f"SELECT * FROM ({current}) WHERE status = 'nieuw'" if change == "new" else current
+
+
 def format_address(
     straat: str | None,
     huisnummer: int | None,
