@@ -3,9 +3,11 @@
 Stable contract (scripts and operators depend on it):
 
 * ``knooppunt generate --out DIR --addresses N --seed S``
-* ``knooppunt run [--data DIR] [--warehouse DIR] [--wait SECONDS] [--alert]``
-* ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json] [--wait SECONDS]``
+* ``knooppunt run [--data DIR] [--warehouse DIR] [--wait SECONDS] [--alert] [--force]``
+* ``knooppunt ingest {bag,bag-mutaties,brp,kvk,enforcement} PATH [--warehouse DIR] [--json] [--wait SECONDS]
+  [--partial]``
 * ``knooppunt fetch [--url URL [--sha256 HEX | --checksum-url URL]] [--mutaties FOLDER_OR_URL] [--data DIR]``
+* ``knooppunt release {list,approve,discard}``
 
 Exit codes: 0 done, 1 failed (the last good state is unchanged), 2 bad arguments, 3 another run
 holds the warehouse (``pipelines.lock``; ``--wait`` waits that long for it first).
@@ -28,6 +30,7 @@ from rich.table import Table
 
 from assets.signals.cli import flags_app
 from pipelines.environment import DEMO_ADDRESSES, DEMO_SEED, current
+from pipelines.release import release_app
 from pipelines.warehouse import Warehouse
 from privacy.cli import audit_app, privacy_app
 from sources.errors import SourceError
@@ -72,21 +75,28 @@ def generate(
 def run(
     data: Annotated[
         Path | None,
-        typer.Option(help="Delivery folder (bag/, brp/, kvk/, handhaving/); default: demo data"),
+        typer.Option(
+            help="Delivery folder (bag/, brp/, kvk/, handhaving/), left as it is; default: the "
+            "landing folder (KNOOPPUNT_DATA; demo: ./demo-data), whose processed deliveries are archived"
+        ),
     ] = None,
     warehouse: WarehouseOpt = None,
     wait: WaitOpt = 0,
     alert: Annotated[
         bool, typer.Option("--alert", help="Send the alert itself (cron without the Dagster daemon)")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Load a delivery older than the loaded one (logged)")
+    ] = False,
 ) -> None:
-    """The main job: materialise every asset through Dagster, in process, and publish a release."""
+    """The main job: every source and signal in a new generation, published only if all of it passed."""
     from pipelines.alerts import busy_alert
     from pipelines.lock import WarehouseBusy
     from pipelines.notify import send
     from pipelines.runner import run_pipeline
 
     env = current()
+    landing = data is None
     if data is None:
         data = env.data_dir
         if env.is_demo and not (data / "manifest.json").exists():
@@ -98,7 +108,7 @@ def run(
         console.print(f"[red]error:[/red] delivery folder {data} does not exist")
         raise typer.Exit(2)
     try:
-        outcome = run_pipeline(data, warehouse or env.warehouse, wait=wait)
+        outcome = run_pipeline(data, warehouse or env.warehouse, wait=wait, landing=landing, force=force)
     except WarehouseBusy as exc:
         console.print(f"[red]refused:[/red] {exc}", soft_wrap=True)
         if alert:
@@ -126,8 +136,12 @@ def ingest(
     warehouse: WarehouseOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     wait: WaitOpt = 0,
+    partial: Annotated[
+        bool,
+        typer.Option("--partial", help="BAG: load a part of an extract (e.g. one object-type zip) anyway"),
+    ] = False,
 ) -> None:
-    """Load one delivery into the warehouse (replacing that source's tables atomically)."""
+    """Operator action: load one delivery in place (that source's tables in one transaction)."""
     from pipelines.ingest import ingest_delivery
     from pipelines.lock import WarehouseBusy, warehouse_lock
 
@@ -137,7 +151,7 @@ def ingest(
     try:
         target = _warehouse(warehouse)
         with warehouse_lock(target.root, f"ingest-{source.value}-{uuid.uuid4().hex[:8]}", wait=wait):
-            report = ingest_delivery(source.value, path, target)
+            report = ingest_delivery(source.value, path, target, partial=partial)
     except SourceError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -205,4 +219,5 @@ def fetch(
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(flags_app, name="flags")
+app.add_typer(release_app, name="release")
 register_web(app)  # serve, lookup, accounts, cases

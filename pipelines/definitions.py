@@ -27,7 +27,10 @@ def _keys(assets_defs) -> list[AssetKey]:
     return sorted({key for a in assets_defs for key in a.keys}, key=lambda k: k.to_user_string())
 
 
-def build_definitions(data_dir: Path, warehouse: Path) -> Definitions:
+def build_definitions(
+    data_dir: Path, warehouse: Path, *, landing: bool = True, force: bool = False
+) -> Definitions:
+    """``landing``: ``data_dir`` is the landing folder (processed deliveries are archived)."""
     return Definitions(
         assets=[*DATA_ASSETS, build_release_asset(_keys(DATA_ASSETS))],
         asset_checks=[*quality_checks, *release_freshness],
@@ -35,8 +38,10 @@ def build_definitions(data_dir: Path, warehouse: Path) -> Definitions:
         schedules=[nightly_refresh],
         sensors=[landing_folder_sensor, *alert_sensors],
         resources={
-            "warehouse": WarehouseResource(root=str(warehouse)),
-            "delivery": DeliveryResource(data_dir=str(data_dir)),
+            "warehouse": WarehouseResource(root=str(warehouse), generations=True),
+            "delivery": DeliveryResource(
+                data_dir=str(data_dir), landing=landing, force=force, settle_seconds=current().settle_seconds
+            ),
         },
     )
 

@@ -10,6 +10,10 @@
 
 Locations can always be overridden with ``KNOOPPUNT_DATA`` (the delivery/landing folder) and
 ``KNOOPPUNT_WAREHOUSE`` (the warehouse folder).
+
+``KNOOPPUNT_SETTLE_SECONDS``: a file in the landing folder modified more recently is not picked up
+by a run (it may still be being written). Default 120 in production; 0 in the demo, whose
+municipality the generator writes elsewhere and moves into place whole.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ class Environment:
     @property
     def is_demo(self) -> bool:
         return self.name == "demo"
+
+    @property
+    def settle_seconds(self) -> int:
+        return int(os.environ.get("KNOOPPUNT_SETTLE_SECONDS", 0 if self.is_demo else 120))
 
 
 def is_production() -> bool:

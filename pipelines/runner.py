@@ -25,6 +25,8 @@ class Outcome:
     checks: dict[str, str] = field(default_factory=dict)  # check -> "passed" | "WARN" | "ERROR"
     failures: list[str] = field(default_factory=list)  # step -> error message
     alert: Alert | None = None  # what `knooppunt run --alert` sends (pipelines.alerts)
+    blocked: list[str] = field(default_factory=list)  # plausibility findings that held the run
+    unchanged: bool = True  # False only if a failure came after the generation was promoted
 
     def print(self, console: Console) -> None:
         table = Table(title=f"knooppunt run {self.run_id[:8]}")
@@ -40,11 +42,27 @@ class Outcome:
                 console.print(f"checks {outcome}: {len(names)}{shown}")
         for failure in self.failures:
             console.print(f"[red]failed:[/red] {failure}")
-        console.print(
-            "[green]run succeeded; release published[/green]"
-            if self.success
-            else "[red]run failed; the last good warehouse and release are unchanged[/red]"
-        )
+        if self.success:
+            console.print(
+                "[green]run succeeded; its generation is the warehouse now, release published[/green]"
+            )
+        elif self.blocked:
+            console.print(
+                f"[yellow]run blocked by plausibility checks; nothing published, the warehouse is "
+                f"unchanged; generation {self.run_id} kept for inspection:[/yellow] "
+                f"knooppunt release approve {self.run_id} --operator NAME --reason TEXT | "
+                f"knooppunt release discard {self.run_id}"
+            )
+        elif self.unchanged:
+            console.print(
+                "[red]run failed; the warehouse's tables, the identity store and the release are "
+                "unchanged (this run's generation was discarded)[/red]"
+            )
+        else:
+            console.print(
+                f"[red]run failed after its generation was promoted; check releases/CURRENT and "
+                f"warehouse/generations/{self.run_id}[/red]"
+            )
 
 
 def _instance() -> DagsterInstance:
@@ -61,12 +79,22 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def run_pipeline(data_dir: Path, warehouse: Path, *, wait: float = 0) -> Outcome:
-    """Run the job; raises ``pipelines.lock.WarehouseBusy`` if another writer holds the warehouse
-    for longer than ``wait`` seconds."""
-    from pipelines.definitions import build_definitions
+def run_pipeline(
+    data_dir: Path, warehouse: Path, *, wait: float = 0, landing: bool = False, force: bool = False
+) -> Outcome:
+    """Run ``knooppunt_job`` in its own generation of ``warehouse``.
 
-    defs = build_definitions(data_dir, warehouse)
+    Raises ``pipelines.lock.WarehouseBusy`` if another writer holds the warehouse for longer than
+    ``wait`` seconds.
+
+    ``landing``: ``data_dir`` is the landing folder (processed deliveries are archived); a folder
+    given with ``--data`` is not. ``force``: load a delivery older than the loaded one.
+    """
+    from pipelines.definitions import build_definitions
+    from pipelines.generation import blocked_report, discard, untouched
+    from pipelines.warehouse import Warehouse
+
+    defs = build_definitions(data_dir, warehouse, landing=landing, force=force)
     job = defs.resolve_job_def("knooppunt_job")
     run_id = str(uuid.uuid4())  # a Dagster run id, known before the run starts
     instance = _instance()
@@ -91,4 +119,13 @@ def run_pipeline(data_dir: Path, warehouse: Path, *, wait: float = 0) -> Outcome
             outcome.checks[f"{ev.asset_key.to_user_string()}:{ev.check_name}"] = result
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             outcome.failures.append(f"{event.step_key}: {_root_cause(event.event_specific_data.error)}")
+    if not outcome.success:
+        generation = Warehouse(warehouse, generation=outcome.run_id)
+        report = blocked_report(generation) if generation.db_dir.exists() else None
+        if report:
+            outcome.blocked = [f["text"] for f in report["findings"]]
+        elif generation.db_dir.exists() and not untouched(generation):
+            outcome.unchanged = False  # kept: the evidence of what happened
+        else:
+            discard(generation)
     return outcome

@@ -5,13 +5,17 @@ Layout of a warehouse folder (default ``./warehouse``)::
     knooppunt.duckdb   staging, derived tables, processing log (one writer at a time)
     identity.duckdb    separate store for direct identifiers (names, birth dates, encrypted BSN)
     secrets/           demo-only keys created on first use (production: environment variables)
+    generations/<run>/ a run's own copy of the two database files (``pipelines.generation``)
+    releases/          read-only copies for readers (:func:`publish`)
 
 DuckDB allows one writer per file, so the Dagster job runs its steps in one process, one after
 the other (see ``pipelines.definitions``); parallelism lives inside an asset (e.g. the BAG parser
 uses a process pool and hands Arrow batches to the single writer).
 
-Every load runs inside one transaction (:meth:`Warehouse.transaction`): a load that fails rolls
-back, so the previous good tables stay as they were.
+Every load runs inside one transaction (:meth:`Warehouse.transaction`). A run of the job builds all
+its tables in a generation, ``Warehouse(root, generation=run_id)``: the same folder (keys,
+processing log, releases), but its database files under ``generations/<run_id>/``; the generation
+replaces the warehouse's files only when the whole run passed (``pipelines.generation``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import duckdb_extension_spatial
 DEFAULT_ROOT = Path("warehouse")
 MAIN_DB = "knooppunt.duckdb"
 IDENTITY_DB = "identity.duckdb"
+GENERATIONS = "generations"
 
 
 def spatial_extension_path() -> Path:
@@ -70,18 +75,27 @@ def connect(database: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPy
 
 
 class Warehouse:
-    """A warehouse folder. Cheap to construct; opens connections on demand."""
+    """A warehouse folder. Cheap to construct; opens connections on demand.
 
-    def __init__(self, root: str | Path = DEFAULT_ROOT):
+    With ``generation`` set, the database files are a run's own copies in
+    ``generations/<generation>/``; keys, the processing log and releases stay the folder's.
+    """
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT, generation: str | None = None):
         self.root = Path(root)
+        self.generation = generation or None
+
+    @property
+    def db_dir(self) -> Path:
+        return self.root / GENERATIONS / self.generation if self.generation else self.root
 
     @property
     def path(self) -> Path:
-        return self.root / MAIN_DB
+        return self.db_dir / MAIN_DB
 
     @property
     def identity_path(self) -> Path:
-        return self.root / IDENTITY_DB
+        return self.db_dir / IDENTITY_DB
 
     @property
     def secrets_dir(self) -> Path:
@@ -89,7 +103,7 @@ class Warehouse:
 
     def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         if not read_only:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.db_dir.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise FileNotFoundError(
                 f"no warehouse at {self.path}; run `knooppunt run` (or ingest a delivery) first"
@@ -140,17 +154,21 @@ def publish(warehouse: Warehouse, *, order: Mapping[str, str] | None = None) -> 
     """Publish a read-only copy of the warehouse for readers (web interface, notebooks).
 
     DuckDB cannot open a file for reading while another process writes it, so readers never open
-    ``knooppunt.duckdb``. After a successful run the job checkpoints it, copies it to
-    ``releases/<timestamp>.duckdb`` and then atomically points ``releases/CURRENT`` at the copy.
-    A reader that has the previous release open keeps it; the next open sees the new one. Older
-    releases beyond the last two are removed.
+    ``knooppunt.duckdb``. :func:`build_release` checkpoints the database, copies it to a hidden
+    file in ``releases/``; :func:`switch_release` renames it to ``releases/<timestamp>.duckdb``
+    and atomically points ``releases/CURRENT`` at it. A reader that has the previous release open
+    keeps it; the next open sees the new one. Older releases beyond the last two are removed.
 
     ``order`` maps tables to the columns readers search them by: the copy stores those tables
     sorted on them, so DuckDB's min/max zone maps skip most of a national-size table on a point
     lookup.
     """
+    return switch_release(warehouse.root, build_release(warehouse, order=order))
+
+
+def build_release(warehouse: Warehouse, *, order: Mapping[str, str] | None = None) -> Path:
+    """The release copy of ``warehouse.path``, not yet visible to readers (see :func:`publish`)."""
     import datetime as dt
-    import os
     import shutil
 
     releases = warehouse.root / RELEASES
@@ -161,21 +179,33 @@ def publish(warehouse: Warehouse, *, order: Mapping[str, str] | None = None) -> 
     finally:
         con.close()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = releases / f"{stamp}.duckdb"
     tmp = releases / f".{stamp}.tmp"
     shutil.copyfile(warehouse.path, tmp)
-    if order:
-        con = connect(tmp)
-        try:
-            for table, columns in order.items():
-                if table_exists(con, table):
-                    con.execute(
-                        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY {columns}"
-                    )
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-    os.replace(tmp, target)
+    try:
+        if order:
+            con = connect(tmp)
+            try:
+                for table, columns in order.items():
+                    if table_exists(con, table):
+                        con.execute(
+                            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY {columns}"
+                        )
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def switch_release(root: Path, built: Path) -> Path:
+    """Make a copy from :func:`build_release` the current release (two atomic renames)."""
+    import os
+
+    releases = Path(root) / RELEASES
+    target = releases / f"{built.name.removeprefix('.').removesuffix('.tmp')}.duckdb"
+    os.replace(built, target)
     pointer_tmp = releases / f".{CURRENT}.tmp"
     pointer_tmp.write_text(target.name + "\n")
     os.replace(pointer_tmp, releases / CURRENT)

@@ -15,6 +15,7 @@ from pathlib import Path
 from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from assets.ingest.common import IngestReport, replace_rejects, table_metadata
+from pipelines.deliveries import refuse
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
@@ -105,20 +106,27 @@ BAG_TABLES = all_tables()
     ],
 )
 @retry_transient_io
-def bag_tables(warehouse: WarehouseResource, delivery: DeliveryResource):
-    """Load the LVBAG extract in the delivery's ``bag/`` folder (``*.zip`` or ``*.xml``)."""
-    files = delivery.files("bag", "*.zip", "*.xml")
-    if not files:
-        raise SourceError(str(Path(delivery.data_dir) / "bag"), "no LVBAG delivery (*.zip, *.xml) found")
-    source = files[0] if len(files) == 1 else Path(delivery.data_dir) / "bag"
-    report = load_bag(warehouse.warehouse, source, gemeenten=configured_gemeenten())
-    shared = {
-        "rejects": report.rejects,
-        "xml_mb": round(report.bytes / 1e6, 1),
-        "seconds": round(report.seconds, 2),
-        "mb_per_s": report.extra["mb_per_s"],
-        "stand_technische_datum": report.extra["stand_technische_datum"],
-    }
+def bag_tables(context, warehouse: WarehouseResource, delivery: DeliveryResource):
+    """Load the newest complete LVBAG extract in the delivery's ``bag/`` folder (``pipelines.deliveries``)."""
+    gemeenten = configured_gemeenten()  # a wrong setting fails the run even when BAG is unchanged
+    target = warehouse.warehouse
+    decision = delivery.decide("bag", target)
+    if decision.action == "refuse":
+        raise refuse(decision)
+    (context.log.warning if decision.note else context.log.info)(f"bag: {decision.reason}")
+    shared: dict = {"delivery": decision.reason}
+    stand = None
+    if decision.action == "load":
+        stand = decision.delivery.stand_date  # check_extract passed in decide()
+        report = load_bag(target, decision.files[0], gemeenten=gemeenten)
+        shared |= {
+            "rejects": report.rejects,
+            "xml_mb": round(report.bytes / 1e6, 1),
+            "seconds": round(report.seconds, 2),
+            "mb_per_s": report.extra["mb_per_s"],
+            "stand_technische_datum": report.extra["stand_technische_datum"],
+        }
+    delivery.done(decision, target, context.run.run_id, stand_date=stand)
     with warehouse.get_connection() as con:
         for table in BAG_TABLES:
             yield MaterializeResult(

@@ -21,6 +21,7 @@ from dagster import AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
 from pydantic import Field
 
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
+from pipelines.deliveries import refuse
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse, table_exists
@@ -159,20 +160,28 @@ class BrpConfig(Config):
     ],
 )
 @retry_transient_io
-def brp_tables(config: BrpConfig, warehouse: WarehouseResource, delivery: DeliveryResource):
-    """Load every BRP delivery file (``brp/*.csv`` LO3, ``brp/*.json`` Haal Centraal)."""
+def brp_tables(
+    context,
+    config: BrpConfig,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+):
+    """Load the newest BRP delivery: ``brp/*.csv`` (LO3), ``brp/*.json`` (Haal Centraal)."""
     peildatum = dt.date.fromisoformat(config.peildatum) if config.peildatum else None
-    report = load_brp(warehouse.warehouse, delivery.files("brp", "*.csv", "*.json"), peildatum=peildatum)
+    target = warehouse.warehouse
+    decision = delivery.decide("brp", target)
+    if decision.action == "refuse":
+        raise refuse(decision)
+    (context.log.warning if decision.note else context.log.info)(f"brp: {decision.reason}")
+    extra: dict = {"delivery": decision.reason}
+    if decision.action == "load":
+        report = load_brp(target, decision.files, peildatum=peildatum)
+        extra |= {"rejects": report.rejects, "seconds": round(report.seconds, 3), **report.extra}
+    delivery.done(decision, target, context.run.run_id)
     with warehouse.get_connection() as con:
         for table in TABLES:
             yield MaterializeResult(
-                asset_key=AssetKey(table.split(".")),
-                metadata={
-                    **table_metadata(con, table),
-                    "rejects": report.rejects,
-                    "seconds": round(report.seconds, 3),
-                    **report.extra,
-                },
+                asset_key=AssetKey(table.split(".")), metadata={**table_metadata(con, table), **extra}
             )
 
 

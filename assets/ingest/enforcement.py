@@ -16,6 +16,7 @@ from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from assets.ingest.addresses import match_to_bag
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
+from pipelines.deliveries import refuse
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
@@ -94,18 +95,22 @@ def load_enforcement(warehouse: Warehouse, paths: list[Path]) -> IngestReport:
     ],
 )
 @retry_transient_io
-def handhaving_zaak(warehouse: WarehouseResource, delivery: DeliveryResource):
-    """Load every enforcement delivery file (``handhaving/*.csv``, ``*.parquet``)."""
-    report = load_enforcement(warehouse.warehouse, delivery.files("handhaving", "*.csv", "*.parquet"))
+def handhaving_zaak(context, warehouse: WarehouseResource, delivery: DeliveryResource):
+    """Load the newest enforcement delivery (``handhaving/*.csv``, ``*.parquet``)."""
+    target = warehouse.warehouse
+    decision = delivery.decide("enforcement", target)
+    if decision.action == "refuse":
+        raise refuse(decision)
+    (context.log.warning if decision.note else context.log.info)(f"enforcement: {decision.reason}")
+    extra: dict = {"delivery": decision.reason}
+    if decision.action == "load":
+        report = load_enforcement(target, decision.files)
+        extra |= {"rejects": report.rejects, "seconds": round(report.seconds, 3), **report.extra}
+    delivery.done(decision, target, context.run.run_id)
     with warehouse.get_connection() as con:
         yield MaterializeResult(
             asset_key=AssetKey(["handhaving", "zaak"]),
-            metadata={
-                **table_metadata(con, "handhaving.zaak"),
-                "rejects": report.rejects,
-                "seconds": round(report.seconds, 3),
-                **report.extra,
-            },
+            metadata={**table_metadata(con, "handhaving.zaak"), **extra},
         )
 
 

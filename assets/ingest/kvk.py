@@ -16,6 +16,7 @@ from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from assets.ingest.addresses import match_to_bag
 from assets.ingest.common import IngestReport, replace_rejects, replace_table, table_metadata
+from pipelines.deliveries import refuse
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
@@ -157,18 +158,23 @@ def load_kvk(warehouse: Warehouse, paths: list[Path]) -> IngestReport:
     ],
 )
 @retry_transient_io
-def kvk_tables(warehouse: WarehouseResource, delivery: DeliveryResource):
-    """Load every KvK delivery file (``kvk/*.json``, ``*.csv``, ``*.parquet``)."""
-    report = load_kvk(warehouse.warehouse, delivery.files("kvk", "*.json", "*.csv", "*.parquet"))
+def kvk_tables(context, warehouse: WarehouseResource, delivery: DeliveryResource):
+    """Load the newest KvK delivery (``kvk/*.json``, ``*.csv``, ``*.parquet``; ``pipelines.deliveries``)."""
+    target = warehouse.warehouse
+    decision = delivery.decide("kvk", target)
+    if decision.action == "refuse":
+        raise refuse(decision)
+    (context.log.warning if decision.note else context.log.info)(f"kvk: {decision.reason}")
+    report = load_kvk(target, decision.files) if decision.action == "load" else None
+    delivery.done(decision, target, context.run.run_id)
     with warehouse.get_connection() as con:
         for table in TABLES:
-            metadata = table_metadata(con, table)
-            if table == "kvk.vestiging":
-                metadata |= {k: v for k, v in report.extra.items()}
-            yield MaterializeResult(
-                asset_key=AssetKey(table.split(".")),
-                metadata={**metadata, "rejects": report.rejects, "seconds": round(report.seconds, 3)},
-            )
+            metadata = {**table_metadata(con, table), "delivery": decision.reason}
+            if report is not None:
+                metadata |= {"rejects": report.rejects, "seconds": round(report.seconds, 3)}
+                if table == "kvk.vestiging":
+                    metadata |= report.extra
+            yield MaterializeResult(asset_key=AssetKey(table.split(".")), metadata=metadata)
 
 
 kvk_assets = [kvk_tables]

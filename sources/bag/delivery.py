@@ -27,6 +27,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from zlib import error as zlib_error
 
 from sources.bag.objects import OBJECT_TYPES
 from sources.bag.scanner import GEMEENTE, STAND_DATE
@@ -209,3 +210,134 @@ def find_parts(source: Path, scratch: Path) -> Delivery:
     # Largest first: keeps both workers busy until the end.
     delivery.parts.sort(key=lambda p: -p.size)
     return delivery
+
+
+# -- completeness of an extract as delivered (before anything is loaded) -------------------------
+
+_EOCD = b"PK\x05\x06"
+_EOCD_SIZE = 22
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_EOCD = b"PK\x06\x06"
+
+
+@dataclass(frozen=True)
+class ExtractCheck:
+    """What :func:`check_extract` established about a complete LVBAG extract zip."""
+
+    stand_technische_datum: str  # from the Leveringsdocument
+    gemeenten: tuple[str, ...]
+    members: int
+    checksum: str | None  # "sha256" / "md5" when a sidecar checksum file was verified
+
+
+def _central_directory_end(path: Path, size: int) -> None:
+    """The end-of-central-directory record must end the file and describe a directory just before it.
+
+    A transfer cut short loses the outer zip's EOCD; as the outer zip stores its inner zips
+    uncompressed, the cut file may still end in an inner zip's EOCD, which zipfile would happily
+    open. That inner record's directory offset is relative to the inner zip, so it does not point
+    at the bytes right before it: refused here.
+    """
+    with open(path, "rb") as fh:
+        tail_len = min(size, _EOCD_SIZE + 0xFFFF)
+        fh.seek(size - tail_len)
+        tail = fh.read(tail_len)
+    pos = tail.rfind(_EOCD)
+    while pos >= 0:
+        comment_len = int.from_bytes(tail[pos + 20 : pos + 22], "little")
+        if pos + _EOCD_SIZE + comment_len == len(tail):
+            break
+        pos = tail.rfind(_EOCD, 0, pos)
+    if pos < 0:
+        raise SourceError(
+            path.name,
+            "incomplete zip: no end-of-central-directory record at the end of the file (cut short?)",
+        )
+    eocd_at = size - tail_len + pos
+    cd_size = int.from_bytes(tail[pos + 12 : pos + 16], "little")
+    cd_offset = int.from_bytes(tail[pos + 16 : pos + 20], "little")
+    if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:  # ZIP64: the real values sit before
+        loc = pos - 20
+        if loc < 0 or tail[loc : loc + 4] != _ZIP64_LOCATOR:
+            raise SourceError(path.name, "incomplete zip: ZIP64 end-of-central-directory locator missing")
+        z64_at = int.from_bytes(tail[loc + 8 : loc + 16], "little")
+        with open(path, "rb") as fh:
+            fh.seek(z64_at)
+            rec = fh.read(56)
+        if rec[:4] != _ZIP64_EOCD:
+            raise SourceError(path.name, "incomplete zip: ZIP64 end-of-central-directory record missing")
+        cd_size = int.from_bytes(rec[40:48], "little")
+        cd_offset = int.from_bytes(rec[48:56], "little")
+        eocd_at = z64_at
+    if cd_offset + cd_size != eocd_at:
+        raise SourceError(
+            path.name,
+            "incomplete zip: the end-of-central-directory record at the end of the file does not belong "
+            "to this file's central directory (cut short inside an inner zip?)",
+        )
+
+
+def _sidecar_checksum(path: Path) -> str | None:
+    """Verify ``<zip>.sha256`` / ``<zip>.md5`` (``sha256sum`` / ``md5sum`` format) when present."""
+    import hashlib
+
+    for algorithm in ("sha256", "md5"):
+        sidecar = path.with_name(f"{path.name}.{algorithm}")
+        if not sidecar.exists():
+            continue
+        expected = sidecar.read_text(encoding="ascii", errors="replace").split()
+        if not expected:
+            raise SourceError(sidecar.name, "empty checksum file")
+        digest = hashlib.new(algorithm)
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest().lower() != expected[0].lower():
+            raise SourceError(path.name, f"{algorithm} does not match {sidecar.name} (damaged in transfer?)")
+        return algorithm
+    return None
+
+
+def check_extract(path: Path) -> ExtractCheck:
+    """Check that ``path`` is a complete LVBAG extract before any of it is loaded.
+
+    Complete means: the end-of-central-directory record ends the file and belongs to it; every
+    member's CRC-32 is right; one object zip for each of the seven object types is present; the
+    Leveringsdocument is present and names the StandTechnischeDatum; and a sidecar checksum file
+    (``<zip>.sha256`` or ``<zip>.md5``), when delivered, matches. Raises ``SourceError`` naming the
+    file and the reason. A single object-type zip or loose XML is not a complete extract.
+    """
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() != ".zip":
+        raise SourceError(path.name, "not an LVBAG extract zip (a complete extract is one .zip of zips)")
+    _central_directory_end(path, path.stat().st_size)
+    zf = _open_zip(path, path.name)
+    with zf:
+        names = [i.filename for i in zf.infolist() if not _ignored(i.filename)]
+        found = {m.group(1).upper() for n in names if (m := _OBJECT_ZIP.match(Path(n).name))}
+        missing = [t for t in OBJECT_TYPES if t not in found]
+        if missing:
+            raise SourceError(
+                path.name,
+                f"not a complete LVBAG extract: object zips missing for {', '.join(missing)} "
+                "(a partial delivery can only be loaded by an operator: knooppunt ingest bag PATH --partial)",
+            )
+        try:
+            bad = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, zlib_error) as exc:
+            raise SourceError(path.name, f"incomplete zip: {exc}") from exc
+        if bad is not None:
+            raise SourceError(f"{path.name}/{bad}", "CRC-32 does not match (damaged zip member)")
+        docs = [n for n in names if Path(n).name.lower() == LEVERINGSDOCUMENT.lower()]
+        if not docs:
+            raise SourceError(path.name, f"not a complete LVBAG extract: no {LEVERINGSDOCUMENT}")
+        delivery = Delivery(source=path)
+        _read_leveringsdocument(delivery, f"{path.name}/{docs[0]}", zf.read(docs[0]))
+    if not delivery.stand_technische_datum:
+        raise SourceError(f"{path.name}/{docs[0]}", "Leveringsdocument without StandTechnischeDatum")
+    return ExtractCheck(
+        stand_technische_datum=delivery.stand_technische_datum,
+        gemeenten=tuple(delivery.gemeenten),
+        members=len(names),
+        checksum=_sidecar_checksum(path),
+    )
