@@ -16,6 +16,7 @@ from rich.console import Console
 
 from pipelines.environment import current
 from pipelines.generation import blocked_report, discard, finish, pending, record_approval, record_decision
+from pipelines.lock import warehouse_lock
 from pipelines.warehouse import Warehouse
 from privacy.lookup import RELEASE_ORDER
 
@@ -80,7 +81,8 @@ def approve(
         raise typer.Exit(2)
     root = warehouse or current().warehouse
     _blocked(root, run_id)
-    release = approve_run(root, run_id, operator.strip(), reason.strip())
+    with warehouse_lock(root, f"release-approve-{run_id}"):  # promotion is a write: one writer
+        release = approve_run(root, run_id, operator.strip(), reason.strip())
     console.print(f"[green]approved[/green] run {run_id} by {operator}; release {release.name} published")
 
 
