@@ -8,6 +8,7 @@ from pipelines.generation import block, finish
 from pipelines.plausibility import check_generation
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import publish
+from privacy.log import ProcessingLog
 from privacy.lookup import RELEASE_ORDER
 
 
@@ -32,7 +33,16 @@ def build_release_asset(upstream: list[AssetKey]):
         target = warehouse.warehouse
         if target.generation is None:  # a warehouse written in place (tests, ad-hoc materialisations)
             path = publish(target, order=RELEASE_ORDER)
-            return MaterializeResult(metadata={"release": path.name, "bytes": path.stat().st_size})
+            # The log's head, witnessed next to the release and in this run's metadata (privacy.witness).
+            seq, last = ProcessingLog(target).witness_release(path)
+            return MaterializeResult(
+                metadata={
+                    "release": path.name,
+                    "bytes": path.stat().st_size,
+                    "log_head_seq": seq,
+                    "log_head_hash": last,
+                }
+            )
         findings, report = check_generation(target)
         if findings:
             block(target, report)
@@ -46,8 +56,15 @@ def build_release_asset(upstream: list[AssetKey]):
         context.log.info(f"generation {target.generation} promoted; release {path.name} published")
         for problem in problems:
             context.log.warning(problem)
+        seq, last = ProcessingLog(target).witness_release(path)
         return MaterializeResult(
-            metadata={"release": path.name, "bytes": path.stat().st_size, "plausibility": "passed"}
+            metadata={
+                "release": path.name,
+                "bytes": path.stat().st_size,
+                "plausibility": "passed",
+                "log_head_seq": seq,
+                "log_head_hash": last,
+            }
         )
 
     return release

@@ -1,7 +1,11 @@
 """``knooppunt audit ...`` and ``knooppunt privacy ...`` (mounted in ``pipelines/cli.py``).
 
+Every command but ``audit verify`` and ``audit head`` (which show no personal data) signs in with
+a web account (``--user``, or ``--token-file`` for a scheduled job; see ``pipelines.signin``) and
+checks its role: the processing log's export, the report and the purge are the privacy officer's.
+
 Exit codes: 0 success; 1 the log does not verify (``audit verify``) or the operation was refused;
-2 bad input (an invalid register, an unreadable date).
+2 bad input (an invalid register, an unreadable date) or a failed sign-in.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import typer
 from rich.console import Console
 
 from pipelines.environment import current
+from pipelines.signin import TokenOpt, UserOpt, sign_in
 from pipelines.warehouse import Warehouse
+from privacy import witness
 from privacy.log import LogError, ProcessingLog
+from privacy.lookup import Actor
+from privacy.purge import PURGE_ROLE
 from privacy.purge import purge as run_purge
 from privacy.register import RegisterError, load_register
 from privacy.report import write_report
@@ -66,10 +74,22 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 @audit_app.command("verify")
-def verify(warehouse: WarehouseOpt = None) -> None:
-    """Check the processing log's hash chain: exit 0 when intact, else 1 naming the first bad entry."""
+def verify(
+    warehouse: WarehouseOpt = None,
+    seq: Annotated[int | None, typer.Option("--seq", help="A head seen elsewhere (Dagster metadata)")] = None,
+    hash_: Annotated[str | None, typer.Option("--hash", help="The hash of that head")] = None,
+) -> None:
+    """Check the log from its genesis entry against its head and witnesses: exit 0 when intact.
+
+    Exit 1, naming the first problem, when an entry was edited, inserted or removed, or the log
+    was wiped, truncated or rolled back to an earlier copy. ``--seq``/``--hash`` add a head
+    recorded elsewhere, such as the ``log_head_seq``/``log_head_hash`` of a run's release asset.
+    """
+    if (seq is None) != (hash_ is None):
+        err.print("[red]error:[/red] give --seq and --hash together")
+        raise typer.Exit(2)
     try:
-        result = ProcessingLog(_warehouse(warehouse)).verify()
+        result = ProcessingLog(_warehouse(warehouse)).verify(None if seq is None else (seq, str(hash_)))
     except LogError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -82,14 +102,25 @@ def verify(warehouse: WarehouseOpt = None) -> None:
     raise typer.Exit(1)
 
 
+@audit_app.command("head")
+def head(warehouse: WarehouseOpt = None) -> None:
+    """Print the log's head and the witness public key as JSON, to keep outside this host."""
+    w = _warehouse(warehouse)
+    seq, last = ProcessingLog(w).head()
+    print(json.dumps({"seq": seq, "hash": last, "witness_public_key": witness.public_key_hex(w)}))
+
+
 @audit_app.command("export")
 def export(
     out_file: Annotated[Path, typer.Option("--out", help="JSON file to write")],
     warehouse: WarehouseOpt = None,
     from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD)")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD)")] = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
 ) -> None:
-    """Export the processing log in the shape of VNG's Verwerkingenlogging API."""
+    """Export the processing log in the shape of VNG's Verwerkingenlogging API (privacy officer)."""
+    sign_in(warehouse, user, (PURGE_ROLE,), token_file, "audit export")
     data = ProcessingLog(_warehouse(warehouse)).export_vng(_date(from_, "--from"), _date(to, "--to"))
     _write_json(out_file, data)
     out.print(f"wrote {data['count']} verwerkingsacties to {out_file}")
@@ -99,8 +130,12 @@ def export(
 def register(
     out_file: Annotated[Path, typer.Option("--out", help="JSON file to write")],
     register_file: RegisterOpt = None,
+    warehouse: WarehouseOpt = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
 ) -> None:
     """Validate the processing register and export it in the shape of VNG's VAR API."""
+    sign_in(warehouse, user, (PURGE_ROLE, "admin"), token_file, "privacy register")
     data = _register(register_file).export_vng()
     _write_json(out_file, data)
     out.print(f"wrote {data['count']} verwerkingsactiviteiten to {out_file}")
@@ -113,8 +148,11 @@ def report(
     from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD)")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD)")] = None,
     register_file: RegisterOpt = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
 ) -> None:
     """Write the privacy officer's audit report (self-contained, printable HTML)."""
+    sign_in(warehouse, user, (PURGE_ROLE,), token_file, "privacy report")
     path = write_report(
         out_file,
         _warehouse(warehouse),
@@ -128,12 +166,19 @@ def report(
 @privacy_app.command("purge")
 def purge(
     warehouse: WarehouseOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference day (default: today)")] = None,
-    register_file: RegisterOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference day, not after today")] = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
 ) -> None:
-    """Remove data and log entries past their bewaartermijn (logged; a second run changes nothing)."""
+    """Remove data and log entries past their bewaartermijn (privacy officer; logged in their name).
+
+    Always under the register in force; a second run on the same day changes nothing.
+    """
+    account = sign_in(warehouse, user, (PURGE_ROLE,), token_file, "privacy purge")
     try:
-        result = run_purge(_warehouse(warehouse), _date(as_of, "--as-of"), _register(register_file))
+        result = run_purge(
+            _warehouse(warehouse), Actor(account.user_id, account.role), _date(as_of, "--as-of")
+        )
     except LogError as exc:
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(1) from None

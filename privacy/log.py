@@ -11,11 +11,15 @@ edited entry cannot be given a valid hash, a removed entry leaves a gap in ``seq
 an inserted one breaks it, and ``verwerkingen.head`` (seq and hash of the last entry, also
 HMAC'd) shows entries cut off the end.
 
-Retention (:meth:`ProcessingLog.purge`) replaces an expired entry by a *tombstone* that keeps only
-``seq``, ``prev`` and ``hash``, drops tombstones at the start of the file, and appends a purge
-entry (the *anchor*) recording where the chain now starts and which seqs are tombstones. Verify
-trusts only tombstones that the latest anchor lists, so hiding an entry by turning it into a
-tombstone is detected as an edit.
+Completeness: the log starts with a *genesis* entry (seq 0, never purged), so a log cut off at
+the start does not verify, and its head is witnessed outside the file (:mod:`privacy.witness`), so
+a wiped log, or an earlier copy of log and head put back, does not verify either.
+
+Retention (:meth:`ProcessingLog.purge`, by a named privacy officer, under the register in force,
+never for a future date) replaces an expired entry by a *tombstone* that keeps only ``seq``,
+``prev`` and ``hash`` (so the removed range's hashes stay in the chain) and appends a purge entry
+(the *anchor*) recording which seqs are tombstones. Verify trusts only tombstones that the latest
+anchor lists, so hiding an entry by turning it into a tombstone is detected as an edit.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.files import private_dir, write_private
 from pipelines.warehouse import Warehouse
+from privacy import witness
 from privacy.pseudonym import load_key
-from privacy.register import Purpose, Register, subtract_duration
+from privacy.register import Purpose, Register, load_register, subtract_duration
 from privacy.scan import bsns_in_text
 
 ENV_KEY = "KNOOPPUNT_LOG_KEY"
@@ -50,6 +56,7 @@ SYSTEM = "knooppunt"
 
 # Dutch names of our actions for the VNG export (actieNaam).
 ACTION_NAMES = {
+    "genesis": "Start verwerkingenlog",
     "gated_join": "Gekoppelde verwerking (join gate)",
     "hit": "Zoeken (hit/no-hit)",
     "detail": "Raadplegen details",
@@ -169,7 +176,7 @@ class VerifyResult:
     ok: bool
     entries: int  # lines checked (entries and tombstones)
     problem: str | None = None  # the first problem found, naming the entry
-    kind: str | None = None  # "edited", "inserted", "removed", "head"
+    kind: str | None = None  # "edited", "inserted", "removed", "head", "wiped", "rollback", "witness"
     seq: int | None = None  # the first affected sequence number
     warnings: tuple[str, ...] = ()
 
@@ -205,7 +212,7 @@ class ProcessingLog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         with open(self.dir / LOCK_FILE, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
@@ -215,8 +222,12 @@ class ProcessingLog:
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, entry: LogEntry) -> LogEntry:
-        """Append ``entry`` (seq, prev, hash and tijdstip_registratie are set here) and return it."""
-        if entry.action not in ACTION_NAMES:
+        """Append ``entry`` (seq, prev, hash and tijdstip_registratie are set here) and return it.
+
+        The first append of a new log writes the genesis entry (seq 0) first. Every append
+        replaces the head file and the signed witness file.
+        """
+        if entry.action not in ACTION_NAMES or entry.action == "genesis":
             raise LogError(f"unknown log action {entry.action!r}; known: {sorted(ACTION_NAMES)}")
         body_text = json.dumps(entry.body(), ensure_ascii=False, default=str)
         if bsns_in_text(body_text):
@@ -227,25 +238,49 @@ class ProcessingLog:
         key = self._key()
         with self._locked():
             last_seq, last_hash = self._tail()
-            entry.seq = last_seq + 1
-            entry.prev = last_hash
-            entry.tijdstip_registratie = now()
-            entry.hash = None
-            body = json.loads(json.dumps(entry.body(), default=str))
-            entry.hash = self._mac(key, body)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({**body, "hash": entry.hash}, ensure_ascii=False) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._write_head(key, entry.seq, entry.hash)
+            if last_seq < 0:
+                genesis = LogEntry(
+                    action="genesis",
+                    gebruiker=SYSTEM,
+                    bewaartermijn="P100Y",
+                    uitvoerder="",
+                    details={"log_id": str(uuid.uuid4())},
+                )
+                last_seq, last_hash = self._write(key, genesis, -1, GENESIS)
+            self._write(key, entry, last_seq, last_hash)
         return entry
+
+    def _write(self, key: bytes, entry: LogEntry, last_seq: int, last_hash: str) -> tuple[int, str]:
+        entry.seq = last_seq + 1
+        entry.prev = last_hash
+        entry.tijdstip_registratie = now()
+        entry.hash = None
+        body = json.loads(json.dumps(entry.body(), default=str))
+        entry.hash = self._mac(key, body)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**body, "hash": entry.hash}, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._write_head(key, entry.seq, entry.hash)
+        witness.write_file(self.warehouse, entry.seq, entry.hash)
+        return entry.seq, entry.hash
 
     def _write_head(self, key: bytes, seq: int, last_hash: str) -> None:
         head = {"seq": seq, "hash": last_hash}
         head["mac"] = self._mac(key, head)
-        tmp = self.head_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(head))
-        os.replace(tmp, self.head_path)
+        write_private(self.head_path, json.dumps(head))
+
+    def head(self) -> tuple[int, str]:
+        """Seq and hash of the last entry; (-1, GENESIS) for a log without entries."""
+        with self._locked():
+            return self._tail()
+
+    def witness_release(self, release: Path) -> tuple[int, str]:
+        """Write a signed witness of the current head next to a published release; return the head."""
+        seq, last = self.head()
+        witness.write_release(self.warehouse, release, seq, last)
+        return seq, last
 
     def _tail(self) -> tuple[int, str]:
         """Seq and hash of the last line (read from the head file; the log's last line if none)."""
@@ -256,7 +291,7 @@ class ProcessingLog:
         for last in self._lines():  # noqa: B007 - we want the last line
             pass
         if last is None:
-            return 0, GENESIS
+            return -1, GENESIS
         data = json.loads(last[1])
         return int(data["seq"]), str(data["hash"])
 
@@ -277,12 +312,15 @@ class ProcessingLog:
     def entries(
         self, from_: dt.date | dt.datetime | None = None, to: dt.date | dt.datetime | None = None
     ) -> Iterator[LogEntry]:
-        """Entries (not tombstones) with ``from_ <= tijdstip`` and ``tijdstip <= to`` (dates inclusive)."""
+        """Processing actions with ``from_ <= tijdstip`` and ``tijdstip <= to`` (dates inclusive).
+
+        Tombstones and the genesis entry (which records no processing) are left out.
+        """
         lo = _bound(from_, start=True)
         hi = _bound(to, start=False)
         for _, line in self._lines():
             data = json.loads(line)
-            if data.get("tombstone"):
+            if data.get("tombstone") or data.get("action") == "genesis":
                 continue
             when = dt.datetime.fromisoformat(data["tijdstip"])
             if (lo and when < lo) or (hi and when > hi):
@@ -330,8 +368,18 @@ class ProcessingLog:
                 yield rest.decode("utf-8")
 
     # -- verification -----------------------------------------------------------------------------
-    def verify(self) -> VerifyResult:
-        if not self.path.exists() and not self.head_path.exists():
+    def verify(self, expect: tuple[int, str] | None = None) -> VerifyResult:
+        """Check the chain from the genesis entry, the head file and every witness of the head.
+
+        ``expect`` is a head (seq, hash) recorded elsewhere, e.g. in a run's Dagster metadata.
+        """
+        try:
+            witnesses = witness.collect(self.warehouse)
+        except witness.WitnessError as exc:
+            return VerifyResult(False, 0, str(exc), "witness")
+        if expect is not None:
+            witnesses.append(witness.Witness(expect[0], expect[1], "", "the given head (--seq/--hash)"))
+        if not self.path.exists() and not self.head_path.exists() and not witnesses:
             return VerifyResult(True, 0)
         key = self._key(create=False)
         parsed: list[tuple[int, dict[str, Any] | None]] = []
@@ -352,20 +400,24 @@ class ProcessingLog:
             key=lambda d: d["seq"],
             default=None,
         )
-        if anchor:
-            start = anchor["details"]["chain_start"]
-            expected_seq, expected_prev = int(start["seq"]), str(start["prev"])
-            tombstones = _expand(anchor["details"]["tombstones"])
-        else:
-            expected_seq, expected_prev, tombstones = 1, GENESIS, set()
+        tombstones = _expand(anchor["details"]["tombstones"]) if anchor else set()
+        expected_seq, expected_prev = 0, GENESIS
 
         def fail(kind: str, seq: int | None, problem: str) -> VerifyResult:
             return VerifyResult(False, len(parsed), problem, kind, seq)
 
+        hashes: dict[int, str] = {}
         for index, (number, data) in enumerate(parsed):
             if data is None:
                 return fail("edited", expected_seq, f"entry {expected_seq} (line {number}) is not valid JSON")
             seq = data.get("seq")
+            if index == 0 and (seq != 0 or not valid(data) or data.get("action") != "genesis"):
+                return fail(
+                    "removed",
+                    0,
+                    "the log does not start with its genesis entry: entries were cut off its start "
+                    "or its first line was replaced",
+                )
             if data.get("tombstone"):
                 if seq != expected_seq or seq not in tombstones:
                     return fail(
@@ -374,6 +426,7 @@ class ProcessingLog:
                         f"entry {seq} (line {number}) was turned into a tombstone no purge recorded",
                     )
                 expected_seq, expected_prev = seq + 1, str(data.get("hash"))
+                hashes[seq] = expected_prev
                 continue
             if not valid(data):
                 following = parsed[index + 1][1] if index + 1 < len(parsed) else None
@@ -394,39 +447,71 @@ class ProcessingLog:
             if data.get("prev") != expected_prev:
                 return fail("edited", seq, f"the chain breaks before entry {seq} (line {number})")
             expected_seq, expected_prev = seq + 1, data["hash"]
+            hashes[seq] = expected_prev
 
         last_seq = expected_seq - 1
         warnings: tuple[str, ...] = ()
-        if not self.head_path.exists():
-            if parsed:
-                return fail("head", None, f"{self.head_path.name} is missing: the log's end is unverified")
-            return VerifyResult(True, 0)
-        head = json.loads(self.head_path.read_text())
-        head_body = {"seq": head.get("seq"), "hash": head.get("hash")}
-        if not hmac.compare_digest(self._mac(key, head_body), str(head.get("mac"))):
-            return fail("head", None, f"{self.head_path.name} was edited")
-        if last_seq < head["seq"]:
-            missing = str(head["seq"]) if head["seq"] == last_seq + 1 else f"{last_seq + 1}-{head['seq']}"
-            return fail("removed", last_seq + 1, f"entry {missing} removed from the end of the log")
-        if last_seq > head["seq"]:
-            warnings = (f"entries after {head['seq']} were written but the head was not updated (crash?)",)
+        if self.head_path.exists():
+            head = json.loads(self.head_path.read_text())
+            head_body = {"seq": head.get("seq"), "hash": head.get("hash")}
+            if not hmac.compare_digest(self._mac(key, head_body), str(head.get("mac"))):
+                return fail("head", None, f"{self.head_path.name} was edited")
+            if last_seq < head["seq"]:
+                missing = str(head["seq"]) if head["seq"] == last_seq + 1 else f"{last_seq + 1}-{head['seq']}"
+                return fail("removed", last_seq + 1, f"entry {missing} removed from the end of the log")
+            if last_seq > head["seq"]:
+                warnings = (
+                    f"entries after {head['seq']} were written but the head was not updated (crash?)",
+                )
+        for w in sorted(witnesses, key=lambda w: -w.seq):
+            when = f" on {w.at}" if w.at else ""
+            if not parsed:
+                return fail(
+                    "wiped",
+                    0,
+                    f"the log is missing or empty, but {w.source} saw entry {w.seq}{when}: it was wiped",
+                )
+            if w.seq > last_seq:
+                return fail(
+                    "rollback",
+                    last_seq + 1,
+                    f"the log ends at entry {last_seq}, but {w.source} saw entry {w.seq}{when}: entries "
+                    "were cut off its end or an earlier copy was put back",
+                )
+            if hashes.get(w.seq) != w.hash:
+                return fail(
+                    "rollback",
+                    w.seq,
+                    f"entry {w.seq} is not the entry {w.source} saw{when}: the log was rewritten or an "
+                    "earlier copy was put back",
+                )
+        if parsed and not witnesses:
+            return fail(
+                "witness",
+                None,
+                f"no witness of the log's head ({witness.witness_path(self.warehouse)} is missing): its "
+                "end is unverified",
+            )
+        if parsed and not self.head_path.exists():
+            return fail("head", None, f"{self.head_path.name} is missing: the log's end is unverified")
         return VerifyResult(True, len(parsed), warnings=warnings)
 
     # -- retention --------------------------------------------------------------------------------
-    def purge(
-        self,
-        as_of: dt.date,
-        register: Register,
-        gebruiker: str = "pipeline",
-        extra: dict[str, Any] | None = None,
-    ) -> LogEntry | None:
-        """Tombstone entries past their bewaartermijn on ``as_of`` and log the purge.
+    def purge(self, as_of: dt.date, officer: str, extra: dict[str, Any] | None = None) -> LogEntry | None:
+        """Tombstone entries past their bewaartermijn on ``as_of`` and log the purge as ``officer``.
 
-        ``extra`` describes data removed alongside (recorded in the same purge entry). Nothing is
-        written, and None returned, when no entry expired and ``extra`` is empty: a second run
-        on the same day changes nothing. Refuses to purge a log that does not verify (purging must
-        not launder tampering).
+        Only under the register in force, never for a day after today (a future date would remove
+        entries still within their retention) and only by a named person (``officer``, whose
+        role the caller has checked). ``extra`` describes data removed alongside (recorded in the
+        same purge entry). Nothing is written, and None returned, when no entry expired and
+        ``extra`` is empty: a second run on the same day changes nothing. Refuses to purge a log
+        that does not verify (purging must not launder tampering).
         """
+        if as_of > dt.date.today():
+            raise LogError(f"refusing to purge as of {as_of.isoformat()}: that is in the future")
+        if not officer or officer in (SYSTEM, "pipeline"):
+            raise LogError("a purge must be done by a named privacy officer")
+        register = load_register()
         check = self.verify()
         if not check.ok:
             raise LogError(f"refusing to purge a log that does not verify: {check.problem}")
@@ -437,6 +522,7 @@ class ProcessingLog:
                 i
                 for i, data in enumerate(lines)
                 if not data.get("tombstone")
+                and data["action"] != "genesis"
                 and data["seq"] != anchor  # the current anchor always stays
                 and dt.datetime.fromisoformat(data["tijdstip"]).date()
                 < subtract_duration(as_of, data["bewaartermijn"])
@@ -451,32 +537,20 @@ class ProcessingLog:
             expired = len(due)
             if not expired and not extra:
                 return None
-            last_seq, last_hash = self._tail()
-            while lines and lines[0].get("tombstone"):
-                lines.pop(0)
-            chain_start = (
-                {"seq": lines[0]["seq"], "prev": lines[0]["prev"]}
-                if lines
-                else {"seq": last_seq + 1, "prev": last_hash}
-            )
             tombstones = _compress([d["seq"] for d in lines if d.get("tombstone")])
             if expired:
-                tmp = self.path.with_suffix(".tmp")
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    for data in lines:
-                        fh.write(json.dumps(data, ensure_ascii=False) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path)
+                write_private(
+                    self.path, "".join(json.dumps(data, ensure_ascii=False) + "\n" for data in lines)
+                )
         entry = LogEntry.under(
             register,
             None,
             "purge",
-            gebruiker,
+            officer,
+            role="privacy_officer",
             details={
                 "as_of": as_of.isoformat(),
                 "log_entries_removed": expired,
-                "chain_start": chain_start,
                 "tombstones": tombstones,
                 **(extra or {}),
             },

@@ -10,8 +10,10 @@
 * **Log.** Entries older than their own ``bewaartermijn`` are removed in a way that keeps the
   hash chain verifiable (:meth:`privacy.log.ProcessingLog.purge`).
 
-The purge is itself logged. Running it twice with the same ``as_of`` changes nothing the second
-time: nothing is past retention any more, so nothing is removed and nothing is logged.
+Only a signed-in privacy officer purges, under the register in force (never one given by the
+caller), and never for a day after today. Nothing is removed from a log that does not verify.
+The purge is itself logged, naming the officer. Running it twice with the same ``as_of`` changes
+nothing the second time: nothing is past retention any more, so nothing is removed or logged.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import dataclass, field
 
 from pipelines.warehouse import RELEASES, Warehouse, publish, table_exists
 from privacy.history import open_flag_keys, purge_history
-from privacy.log import LogEntry, ProcessingLog
-from privacy.lookup import Lookup
+from privacy.log import LogEntry, LogError, ProcessingLog
+from privacy.lookup import Actor, Lookup
 from privacy.register import Register, load_register, subtract_duration
 from privacy.triage import TriageStore
+
+PURGE_ROLE = "privacy_officer"
 
 
 @dataclass
@@ -56,15 +60,18 @@ def expired_tables(log: ProcessingLog, register: Register, as_of: dt.date) -> di
     return expired
 
 
-def purge(
-    warehouse: Warehouse,
-    as_of: dt.date | None = None,
-    register: Register | None = None,
-    gebruiker: str = "pipeline",
-) -> PurgeResult:
+def purge(warehouse: Warehouse, officer: Actor, as_of: dt.date | None = None) -> PurgeResult:
+    """Remove what is past retention on ``as_of`` (default today); raises LogError when refused."""
     as_of = as_of or dt.date.today()
-    register = register or load_register()
+    if officer.role != PURGE_ROLE:
+        raise LogError(f"only a privacy officer may purge; {officer.user_id} is {officer.role}")
+    if as_of > dt.date.today():
+        raise LogError(f"refusing to purge as of {as_of.isoformat()}: that is in the future")
+    register = load_register()
     log = ProcessingLog(warehouse)
+    check = log.verify()
+    if not check.ok:
+        raise LogError(f"refusing to purge a log that does not verify: {check.problem}")
     result = PurgeResult(as_of)
     candidates = expired_tables(log, register, as_of) if warehouse.path.exists() else {}
     still_open: set[str] = set()
@@ -78,7 +85,7 @@ def purge(
             result.history_rows_removed = purge_history(con, register, as_of)
             still_open = open_flag_keys(con)
         if (result.tables_dropped or result.history_rows_removed) and (warehouse.root / RELEASES).exists():
-            publish(warehouse)
+            log.witness_release(publish(warehouse))
     result.decisions_removed = TriageStore(Lookup(warehouse)).purge(register, as_of, still_open)
     extra: dict[str, object] = {}
     if result.tables_dropped:
@@ -87,7 +94,7 @@ def purge(
         extra["history_rows_removed"] = result.history_rows_removed
     if result.decisions_removed:
         extra["triage_decisions_removed"] = result.decisions_removed
-    result.entry = log.purge(as_of, register, gebruiker, extra=extra)
+    result.entry = log.purge(as_of, officer.user_id, extra=extra)
     if result.entry is not None:
         result.log_entries_removed = result.entry.details["log_entries_removed"]
     return result

@@ -47,6 +47,31 @@ def bsns_in_text(text: str) -> list[str]:
     return [m for m in CANDIDATE.findall(text) if is_valid_bsn(m)]
 
 
+# Nine digits, possibly split by separators people type (999-99-0019, 999.990.019, 999 99 0019,
+# bsn_999990019), for free-text fields where nothing but a case number or a street belongs.
+SPELLED = re.compile(r"\d(?:[\s.\-_/:,]*\d)*")
+
+
+def looks_like_bsn(text: str) -> bool:
+    """Whether free text holds a BSN in any spelling, for what officers type.
+
+    Stricter than :func:`bsns_in_text` (which looks for values in data): consecutive groups of
+    digits, split by separators, that together make nine digits passing the elfproef, glued to
+    letters or not. A longer unbroken number (a 16-digit BAG id) is not split up.
+    """
+    for match in SPELLED.finditer(text):
+        groups = re.findall(r"\d+", match.group())
+        for first in range(len(groups)):
+            digits = ""
+            for group in groups[first:]:
+                digits += group
+                if len(digits) >= 9:
+                    break
+            if len(digits) == 9 and is_valid_bsn(digits):
+                return True
+    return False
+
+
 def mask(bsn: str) -> str:
     return bsn[:3] + "*" * (len(bsn) - 3)
 

@@ -19,9 +19,12 @@ from privacy.gate import gated_asset
 from privacy.log import ProcessingLog
 from privacy.lookup import Actor, Lookup, Target
 from privacy.register import load_register
+from web.accounts import AccountStore
 
 CHROMIUM = Path("/usr/bin/chromium")
-runner = CliRunner()
+PASSWORD = "officer-password-for-tests"  # noqa: S105 - test account only
+OFFICER = ["--user", "pia"]
+runner = CliRunner(env={"KNOOPPUNT_PASSWORD": PASSWORD})
 
 
 @gated_asset(
@@ -63,38 +66,50 @@ def built(tmp_path_factory) -> Warehouse:
 def warehouse(built, tmp_path) -> Warehouse:
     target = tmp_path / "wh"
     shutil.copytree(built.root, target)
+    AccountStore(target).add("pia", "privacy_officer", PASSWORD)
+    AccountStore(target).add("ana", "analyst", PASSWORD)
     return Warehouse(target)
 
 
 def test_verify_exit_codes(warehouse):
     ok = runner.invoke(audit_app, ["verify", "--warehouse", str(warehouse.root)])
     assert ok.exit_code == 0, ok.output
-    assert "intact: 1 lines verified" in ok.output
+    assert "intact: 2 lines verified" in ok.output  # the genesis entry and the gated join
     log = ProcessingLog(warehouse)
     log.path.write_text(log.path.read_text().replace("veiligheid_medewerkers", "brancheanalyse", 1))
     bad = runner.invoke(audit_app, ["verify", "--warehouse", str(warehouse.root)])
     assert bad.exit_code == 1
-    assert "entry 1 (line 1) was edited" in bad.output
+    assert "entry 1 (line 2) was edited" in bad.output
 
 
 def test_exports(warehouse, tmp_path):
     out = tmp_path / "log.json"
-    res = runner.invoke(audit_app, ["export", "--out", str(out), "--warehouse", str(warehouse.root)])
+    args = ["export", "--out", str(out), "--warehouse", str(warehouse.root)]
+    refused = runner.invoke(audit_app, [*args, "--user", "ana"])
+    assert refused.exit_code == 1 and not out.exists()
+    assert runner.invoke(audit_app, args, input="\n").exit_code == 2  # no sign-in
+    res = runner.invoke(audit_app, [*args, *OFFICER])
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert data["count"] == 1 and data["results"][0]["knooppunt"]["output"] == "signals.staff_safety"
     empty = tmp_path / "empty.json"
     res = runner.invoke(
-        audit_app, ["export", "--out", str(empty), "--warehouse", str(warehouse.root), "--from", "2099-01-01"]
+        audit_app,
+        ["export", "--out", str(empty), "--warehouse", str(warehouse.root), "--from", "2099-01-01", *OFFICER],
     )
     assert json.loads(empty.read_text())["count"] == 0
     reg = tmp_path / "register.json"
-    res = runner.invoke(privacy_app, ["register", "--out", str(reg)])
+    res = runner.invoke(
+        privacy_app, ["register", "--out", str(reg), "--warehouse", str(warehouse.root), *OFFICER]
+    )
     assert res.exit_code == 0, res.output
     assert {r["naam"] for r in json.loads(reg.read_text())["results"]} == {
         p.naam for p in load_register().purposes.values()
     }
-    bad = runner.invoke(audit_app, ["export", "--out", str(empty), "--from", "gisteren"])
+    bad = runner.invoke(
+        audit_app,
+        ["export", "--out", str(empty), "--from", "gisteren", "--warehouse", str(warehouse.root), *OFFICER],
+    )
     assert bad.exit_code == 2 and "is not a date" in bad.output
 
 
@@ -123,7 +138,9 @@ def test_report(warehouse, tmp_path):
         )
 
     out = tmp_path / "report.html"
-    res = runner.invoke(privacy_app, ["report", "--out", str(out), "--warehouse", str(warehouse.root)])
+    res = runner.invoke(
+        privacy_app, ["report", "--out", str(out), "--warehouse", str(warehouse.root), *OFFICER]
+    )
     assert res.exit_code == 0, res.output
     html = out.read_text(encoding="utf-8")
     parser = _Parser()
@@ -131,7 +148,7 @@ def test_report(warehouse, tmp_path):
     assert parser.external == [], "the report must be self-contained"
     assert "script" not in parser.tags
     assert "@media print" in html
-    assert "Intact: 3 regels gecontroleerd" in html
+    assert "Intact: 4 regels gecontroleerd" in html
     for purpose in load_register().purposes.values():
         assert purpose.naam in html
     # Lineage of the flag, from the gate's declaration: flag columns back to the source columns.
@@ -144,19 +161,26 @@ def test_report(warehouse, tmp_path):
     assert "role &#x27;frontline&#x27; may not use purpose &#x27;bibob_screening&#x27;" in html
 
     res = runner.invoke(
-        privacy_app, ["report", "--out", str(out), "--warehouse", str(warehouse.root), "--from", "2099-01-01"]
+        privacy_app,
+        ["report", "--out", str(out), "--warehouse", str(warehouse.root), "--from", "2099-01-01", *OFFICER],
     )
     assert res.exit_code == 0
     assert "Verwerkingen in de periode (0)" in out.read_text(encoding="utf-8")
 
 
-def test_purge_command_is_idempotent(warehouse):
-    args = ["purge", "--warehouse", str(warehouse.root), "--as-of", "2040-01-01"]
-    first = runner.invoke(privacy_app, args)
-    assert first.exit_code == 0, first.output
-    assert "1 log entries, 1 tables (signals.staff_safety)" in first.output
-    second = runner.invoke(privacy_app, args)
-    assert second.exit_code == 0 and "nothing past retention" in second.output
+def test_purge_command_refuses_a_future_date_and_is_idempotent(warehouse):
+    # Removal itself (with tables) is tested in test_privacy_purge and test_privacy_witness: here
+    # nothing is old enough, and a future date that would make it so is refused.
+    log = ProcessingLog(warehouse)
+    before = log.path.read_bytes()
+    args = ["purge", "--warehouse", str(warehouse.root), *OFFICER]
+    future = runner.invoke(privacy_app, [*args, "--as-of", "2040-01-01"])
+    assert future.exit_code == 1 and "in the future" in future.output
+    assert log.path.read_bytes() == before
+    for _ in range(2):
+        run = runner.invoke(privacy_app, args)
+        assert run.exit_code == 0 and "nothing past retention" in run.output
+    assert log.path.read_bytes() == before
     assert runner.invoke(audit_app, ["verify", "--warehouse", str(warehouse.root)]).exit_code == 0
 
 

@@ -42,16 +42,19 @@ def log(tmp_path) -> ProcessingLog:
 
 
 def lines(log: ProcessingLog) -> list[str]:
-    return log.path.read_text().splitlines(keepends=True)
+    """The entries' lines, without the genesis entry (line 1 of the file)."""
+    return log.path.read_text().splitlines(keepends=True)[1:]
 
 
 def rewrite(log: ProcessingLog, new_lines: list[str]) -> None:
-    log.path.write_text("".join(new_lines))
+    """Write the log back with its genesis entry and ``new_lines`` after it."""
+    genesis = log.path.read_text().splitlines(keepends=True)[0]
+    log.path.write_text(genesis + "".join(new_lines))
 
 
 def test_intact_log_verifies(log):
     result = log.verify()
-    assert result.ok and result.entries == 5
+    assert result.ok and result.entries == 6  # the genesis entry and five processing actions
     assert [e.seq for e in log.entries()] == [1, 2, 3, 4, 5]
     first, second = list(log.entries())[:2]
     assert second.prev == first.hash
@@ -106,7 +109,7 @@ def test_forged_insertion_is_named(log):
     rewrite(log, text)
     result = log.verify()
     assert (result.ok, result.kind) == (False, "inserted")
-    assert "line 3" in result.problem
+    assert "line 4" in result.problem
 
 
 def test_forged_tombstone_is_detected(log):
@@ -183,7 +186,7 @@ def test_find_reads_backwards_across_blocks(log):
     assert [log.find(actie_id=a).seq for a in ids] == [1, 2, 3, 4, 5]
     assert log.find(case_number="Z-2").seq == 2
     assert log.find(action="detail") is None
-    forwards = [line.rstrip("\n") for line in lines(log)]
+    forwards = log.path.read_text().splitlines()
     assert list(log._lines_backwards(block=64))[::-1] == forwards
 
 

@@ -10,11 +10,13 @@ import pytest
 
 from pipelines.warehouse import Warehouse, current_release, publish
 from privacy.log import LogEntry, LogError, ProcessingLog
+from privacy.lookup import Actor
 from privacy.purge import purge
 from privacy.register import load_register
 
 REGISTER = load_register()
 AS_OF = dt.date(2026, 11, 29)
+OFFICER = Actor("pia", "privacy_officer")
 
 
 def at(day: str, purpose: str, action: str = "hit", **kwargs) -> LogEntry:
@@ -56,7 +58,7 @@ def test_purge_removes_expired_entries_and_tables_and_keeps_the_chain(warehouse)
         con.execute("CREATE TABLE signals.company_churn AS SELECT 1 AS x")
     publish(warehouse)
     log = ProcessingLog(warehouse)
-    result = purge(warehouse, AS_OF, REGISTER)
+    result = purge(warehouse, OFFICER, AS_OF)
     assert result.changed and result.log_entries_removed == 3
     assert result.tables_dropped == ["signals.overcrowding"]
     assert tables(warehouse.path) == {"signals.company_churn"}
@@ -66,10 +68,11 @@ def test_purge_removes_expired_entries_and_tables_and_keeps_the_chain(warehouse)
     remaining = [(e.seq, e.action) for e in log.entries()]
     assert remaining == [(3, "hit"), (5, "gated_join"), (6, "gated_join"), (7, "purge")]
     anchor = list(log.entries())[-1]
-    assert anchor.details["chain_start"]["seq"] == 3
-    assert anchor.details["tombstones"] == [[4, 4]]
+    assert anchor.details["tombstones"] == [[1, 2], [4, 4]]
     assert anchor.details["tables_dropped"] == ["signals.overcrowding"]
-    assert log.path.read_text().count('"tombstone": true') == 1  # leading tombstones dropped entirely
+    assert anchor.gebruiker == "pia"
+    # The removed entries' hashes stay in the chain, as tombstones after the genesis entry.
+    assert log.path.read_text().count('"tombstone": true') == 3
 
     # Appending after a purge keeps the chain.
     log.append(at("2026-11-29", "bibob_screening"))
@@ -77,42 +80,44 @@ def test_purge_removes_expired_entries_and_tables_and_keeps_the_chain(warehouse)
 
 
 def test_purge_twice_changes_nothing_the_second_time(warehouse):
-    first = purge(warehouse, AS_OF, REGISTER)
+    first = purge(warehouse, OFFICER, AS_OF)
     assert first.changed and first.tables_dropped == []  # the tables were never created here
     log = ProcessingLog(warehouse)
     before = (log.path.read_bytes(), log.head_path.read_bytes())
-    second = purge(warehouse, AS_OF, REGISTER)
+    second = purge(warehouse, OFFICER, AS_OF)
     assert not second.changed and second.tables_dropped == [] and second.log_entries_removed == 0
     assert (log.path.read_bytes(), log.head_path.read_bytes()) == before
 
 
 def test_later_purges_move_the_anchor(warehouse):
-    purge(warehouse, AS_OF, REGISTER)
-    later = purge(warehouse, dt.date(2034, 1, 1), REGISTER)  # everything but the newest anchor expired
+    earlier = purge(warehouse, OFFICER, dt.date(2025, 3, 1))  # entries 1 and 2 expired
+    assert earlier.log_entries_removed == 2
+    later = purge(warehouse, OFFICER, AS_OF)  # and entry 4
     log = ProcessingLog(warehouse)
-    assert later.changed
+    assert later.changed and later.log_entries_removed == 1
+    assert later.entry.details["tombstones"] == [[1, 2], [4, 4]]
     assert log.verify().ok
-    assert [e.action for e in log.entries()] == ["purge", "purge"]
-    assert not purge(warehouse, dt.date(2034, 1, 1), REGISTER).changed
+    assert [e.action for e in log.entries()][-2:] == ["purge", "purge"]
+    assert not purge(warehouse, OFFICER, AS_OF).changed
 
 
 def test_tampering_after_a_purge_is_detected(warehouse):
-    purge(warehouse, AS_OF, REGISTER)
+    purge(warehouse, OFFICER, AS_OF)
     log = ProcessingLog(warehouse)
     lines = log.path.read_text().splitlines(keepends=True)
-    hidden = json.loads(lines[2])  # entry 5: hide it as if it had been purged
-    lines[2] = json.dumps({k: hidden[k] for k in ("seq", "prev", "hash")} | {"tombstone": True}) + "\n"
+    hidden = json.loads(lines[5])  # entry 5: hide it as if it had been purged
+    lines[5] = json.dumps({k: hidden[k] for k in ("seq", "prev", "hash")} | {"tombstone": True}) + "\n"
     log.path.write_text("".join(lines))
     result = log.verify()
     assert (result.ok, result.kind, result.seq) == (False, "edited", 5)
 
-    log.path.write_text("".join(lines[:1] + lines[3:]))  # or drop it
+    log.path.write_text("".join(lines[:5] + lines[6:]))  # or drop it
     assert log.verify().kind in {"removed", "edited"}
 
 
 def test_purge_refuses_a_tampered_log(warehouse):
     log = ProcessingLog(warehouse)
     lines = log.path.read_text().splitlines(keepends=True)
-    log.path.write_text("".join(lines[:2] + lines[3:]))
+    log.path.write_text("".join(lines[:3] + lines[4:]))
     with pytest.raises(LogError, match="does not verify"):
-        purge(warehouse, AS_OF, REGISTER)
+        purge(warehouse, OFFICER, AS_OF)

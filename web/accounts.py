@@ -5,11 +5,18 @@ mode 0600. Production municipalities normally sign in through their own identity
 (``web.oidc``); local accounts remain for the demo and for break-glass administration.
 
 Demo accounts get random passwords, generated when they are created and shown once; no password
-is ever hard-coded.
+is ever hard-coded. With ``KNOOPPUNT_ENV=production`` no demo account signs in.
+
+A password an administrator sets (a new account, a reset) is one-time: it must be changed at the
+first sign-in. Every block, role change or reset raises the account's ``generation``; sessions
+signed in under an older generation end at their next request (``web.app``). Scheduled jobs sign
+in with an API token (``issue_token``), stored only as its SHA-256.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -20,6 +27,9 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pipelines.files import private_dir
+from privacy.scan import looks_like_bsn
 
 ROLES: dict[str, str] = {
     "bibob_officer": "Bibob-medewerker",
@@ -57,6 +67,9 @@ class Account:
     password_hash: str
     active: bool = True
     team: str = ""
+    must_change_password: bool = False
+    generation: int = 0
+    token_hash: str = ""
 
 
 class AccountStore:
@@ -76,7 +89,7 @@ class AccountStore:
         return {a["user_id"]: Account(**a) for a in raw.get("accounts", [])}
 
     def _write(self, accounts: dict[str, Account]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -91,15 +104,27 @@ class AccountStore:
         with self._lock:
             return sorted(self._read().values(), key=lambda a: a.user_id)
 
-    def add(self, user_id: str, role: str, password: str, display_name: str = "", team: str = "") -> Account:
-        if not USER_ID.match(user_id):
+    def add(
+        self,
+        user_id: str,
+        role: str,
+        password: str,
+        display_name: str = "",
+        team: str = "",
+        *,
+        one_time: bool = False,
+    ) -> Account:
+        """A new account; ``one_time`` for a password generated for someone (changed at sign-in)."""
+        if not USER_ID.match(user_id) or looks_like_bsn(user_id):
             raise AccountError(
                 "Ongeldige gebruikersnaam: gebruik 2 tot 40 tekens, kleine letters, cijfers, . _ of -."
             )
         if role not in ROLES:
             raise AccountError(f"Onbekende rol {role!r}; kies uit {', '.join(ROLES)}.")
         check_password_strength(password)
-        account = Account(user_id, role, display_name or user_id, _hasher.hash(password), True, team)
+        account = Account(
+            user_id, role, display_name or user_id, _hasher.hash(password), True, team, one_time
+        )
         with self._lock:
             accounts = self._read()
             if user_id in accounts:
@@ -108,23 +133,53 @@ class AccountStore:
             self._write(accounts)
         return account
 
-    def set_password(self, user_id: str, password: str) -> None:
-        check_password_strength(password)
+    def _update(self, user_id: str, *, new_generation: bool, **changes) -> Account:
         with self._lock:
             accounts = self._read()
             if user_id not in accounts:
                 raise AccountError(f"Gebruiker {user_id!r} bestaat niet.")
             old = accounts[user_id]
-            accounts[user_id] = Account(**{**asdict(old), "password_hash": _hasher.hash(password)})
+            generation = old.generation + 1 if new_generation else old.generation
+            accounts[user_id] = Account(**{**asdict(old), **changes, "generation": generation})
             self._write(accounts)
+            return accounts[user_id]
+
+    def set_password(self, user_id: str, password: str, *, one_time: bool) -> None:
+        """A new password; one set by someone else (``one_time``) must be changed at sign-in."""
+        check_password_strength(password)
+        self._update(
+            user_id,
+            new_generation=one_time,
+            password_hash=_hasher.hash(password),
+            must_change_password=one_time,
+        )
 
     def set_active(self, user_id: str, active: bool) -> None:
-        with self._lock:
-            accounts = self._read()
-            if user_id not in accounts:
-                raise AccountError(f"Gebruiker {user_id!r} bestaat niet.")
-            accounts[user_id] = Account(**{**asdict(accounts[user_id]), "active": active})
-            self._write(accounts)
+        self._update(user_id, new_generation=True, active=active)
+
+    def set_role(self, user_id: str, role: str) -> None:
+        if role not in ROLES:
+            raise AccountError(f"Onbekende rol {role!r}; kies uit {', '.join(ROLES)}.")
+        self._update(user_id, new_generation=True, role=role)
+
+    def issue_token(self, user_id: str) -> str:
+        """A new API token for scheduled jobs (replacing the previous one); shown once."""
+        token = secrets.token_urlsafe(32)
+        self._update(user_id, new_generation=False, token_hash=_token_hash(token))
+        return token
+
+    def authenticate_token(self, user_id: str, token: str) -> Account | None:
+        account = self.get(user_id)
+        if account is None or not account.active or not account.token_hash or _is_demo_in_production(account):
+            return None
+        return account if hmac.compare_digest(account.token_hash, _token_hash(token)) else None
+
+    def current(self, user_id: str, generation: int) -> Account | None:
+        """The account if it is still active and unchanged since a session of ``generation`` began."""
+        account = self.get(user_id)
+        if account is None or not account.active or account.generation != generation:
+            return None
+        return account
 
     def authenticate(self, user_id: str, password: str) -> Account | None:
         """The account if the password matches and the account is active; None otherwise."""
@@ -133,10 +188,10 @@ class AccountStore:
             _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
-        if account is None or not account.active:
+        if account is None or not account.active or _is_demo_in_production(account):
             return None
         if _hasher.check_needs_rehash(account.password_hash):
-            self.set_password(user_id, password)
+            self._update(user_id, new_generation=False, password_hash=_hasher.hash(password))
         return account
 
     def create_demo_accounts(self) -> dict[str, str]:
@@ -148,6 +203,14 @@ class AccountStore:
                 self.add(user_id, role, password, name, team="Team Ondermijning")
                 created[user_id] = password
         return created
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _is_demo_in_production(account: Account) -> bool:
+    return account.user_id in DEMO_ACCOUNTS and os.environ.get("KNOOPPUNT_ENV") == "production"
 
 
 def generate_password() -> str:

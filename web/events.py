@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.files import private_dir
 
 EVENTS_FILE = Path("web") / "security-events.jsonl"
 
@@ -32,7 +36,15 @@ LABELS = {
     "log_export": "Verwerkingslog geëxporteerd",
     "anomaly_handled": "Afwijkende raadpleging afgehandeld",
     "case_changed": "Zaak aangemaakt of gewijzigd",
+    "role_changed": "Rol gewijzigd",
+    "password_reset": "Wachtwoord opnieuw ingesteld",
+    "password_changed": "Eigen wachtwoord gewijzigd",
+    "login_delayed": "Aanmelden vertraagd (herhaalde pogingen)",
 }
+# What may be recorded as a user name: an account name as web.accounts allows them. Anything else
+# typed in the user-name field (it may be a BSN or a name) is recorded as this placeholder.
+USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+NOT_A_USER_NAME = "(geen geldige gebruikersnaam)"
 
 
 @dataclass(frozen=True)
@@ -56,12 +68,13 @@ class SecurityEvents:
         entry = {
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "event": event,
-            "user_id": user_id or "",
+            "user_id": _safe_user(user_id),
             "detail": detail[:200],
         }
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
+            private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
     def recent(self, limit: int = 200) -> list[SecurityEvent]:
@@ -69,3 +82,13 @@ class SecurityEvents:
             return []
         lines = self.path.read_text(encoding="utf-8").splitlines()[-limit:]
         return [SecurityEvent(**json.loads(line)) for line in reversed(lines) if line.strip()]
+
+
+def _safe_user(user_id: str | None) -> str:
+    from privacy.scan import looks_like_bsn
+
+    if not user_id:
+        return ""
+    if not USER_NAME.match(user_id) or looks_like_bsn(user_id):
+        return NOT_A_USER_NAME
+    return user_id
