@@ -39,9 +39,10 @@ from privacy.history import flag_key_sql
 from privacy.log import LogEntry, ProcessingLog
 from privacy.nearmatch import nearest_numbers, one_typo_away, similar_streets, split_street_number
 from privacy.register import Purpose, Register, load_register
-from privacy.scan import bsns_in_text
+from privacy.scan import looks_like_bsn
 
 DETAIL_WINDOW = dt.timedelta(hours=24)
+MAX_CASE_NUMBER = 40
 PSEUDONYM = re.compile(r"^P[0-9a-f]{24}$")
 STAFF_SAFETY = "staff_safety"
 FRONTLINE = "frontline"
@@ -586,7 +587,13 @@ class Lookup:
     ) -> Purpose:
         p = register.get(purpose)
         if p is None:
-            self._refuse(register, actor, None, f"purpose {purpose!r} is not in the register", context)
+            # Never the text typed: a purpose must be a register id, anything else may be personal.
+            reason = (
+                "purpose '' is not in the register"
+                if not purpose
+                else "unknown purpose (not in the register)"
+            )
+            self._refuse(register, actor, None, reason, context)
         assert p is not None
         if reason := p.refusal(dt.date.today()):
             self._refuse(register, actor, p, reason, context)
@@ -596,8 +603,12 @@ class Lookup:
             self._refuse(register, actor, p, f"role {actor.role!r} may not use purpose {p.key!r}", context)
         if p.case_number_required and (not case_number or not case_number.strip()):
             self._refuse(register, actor, p, "a case number (zaaknummer) is required", context)
-        if bsns_in_text(case_number):
+        if looks_like_bsn(case_number):
             self._refuse(register, actor, p, "the case number looks like a BSN; use the case number", context)
+        if len(case_number) > MAX_CASE_NUMBER:
+            self._refuse(
+                register, actor, p, f"the case number is longer than {MAX_CASE_NUMBER} characters", context
+            )
         return p
 
     def _refuse(
@@ -1046,11 +1057,11 @@ TARGET_FORMATS = {
 def _target_problem(target: Target) -> str | None:
     """Why a target cannot be looked up (never repeating its value: it might hold a BSN)."""
     if target.kind not in TARGET_FORMATS:
-        return f"unknown target kind {target.kind!r}; use one of {sorted(TARGET_FORMATS)}"
+        return f"unknown target kind; use one of {sorted(TARGET_FORMATS)}"
     pattern, expected = TARGET_FORMATS[target.kind]
     if not pattern.match(target.value.strip()):
         return f"{target.kind} targets must be {expected}"
-    if bsns_in_text(target.value):
+    if looks_like_bsn(target.value):
         return "the search value looks like a BSN; persons are not looked up by BSN"
     return None
 

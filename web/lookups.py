@@ -146,6 +146,7 @@ REFUSALS: list[tuple[re.Pattern[str], str]] = [
         "Kies een doel. Zonder geregistreerd doel mag u niet zoeken.",
     ),
     (re.compile(r"^purpose .* is not in the register"), "Dit doel staat niet in het verwerkingsregister."),
+    (re.compile(r"^unknown purpose"), "Dit doel staat niet in het verwerkingsregister."),
     (re.compile(r"^purpose .* is not approved until (.*)"), "Dit doel is pas goedgekeurd vanaf {0}."),
     (
         re.compile(r"^purpose .* expired on ([0-9-]+)"),

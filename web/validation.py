@@ -1,11 +1,20 @@
-"""Validation of what officers type, with Dutch messages. Values are never echoed into logs."""
+"""Validation of what officers type, with Dutch messages. Values are never echoed into logs.
+
+Every free-text field (case number, street) is length-limited and refuses a BSN in any spelling
+(``999-99-0019``, ``999.990.019``, ``bsn_999990019``): such a value would otherwise end up in the
+processing log. The purpose is only length-limited here; ``privacy.lookup`` refuses anything that
+is not a register id and logs it as an unknown purpose, never the text typed.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from privacy.scan import looks_like_bsn
+
 MAX_FIELD = 200
+MAX_PURPOSE = 40
 
 POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Z]{2})$")
 HUISNUMMER = re.compile(r"^[1-9][0-9]{0,4}$")
@@ -88,6 +97,8 @@ def parse_target(form: dict[str, str]) -> TargetInput:
         return TargetInput(kind, f"{postcode}|{huisnummer}|{huisletter}|{toevoeging}", label)
     if kind == "street":
         street = _clean(form, "straat")
+        if looks_like_bsn(street):
+            raise InvalidInput("straat", "De straatnaam lijkt een BSN te bevatten. Zoek nooit op een BSN.")
         if not STRAAT.match(street):
             raise InvalidInput(
                 "straat",
@@ -112,6 +123,8 @@ def parse_target(form: dict[str, str]) -> TargetInput:
 
 def parse_case(form: dict[str, str]) -> str:
     case = _clean(form, "zaak")
+    if looks_like_bsn(case):
+        raise InvalidInput("zaak", "Het zaaknummer lijkt op een BSN. Vul het zaaknummer in, nooit een BSN.")
     if case and not ZAAK.match(case):
         raise InvalidInput(
             "zaak", "Het zaaknummer is ongeldig: 3 tot 40 letters of cijfers, eventueel met . _ / of -."
@@ -120,4 +133,7 @@ def parse_case(form: dict[str, str]) -> str:
 
 
 def parse_purpose(form: dict[str, str]) -> str:
-    return _clean(form, "doel")
+    purpose = _clean(form, "doel")
+    if len(purpose) > MAX_PURPOSE:
+        raise InvalidInput("doel", "Kies een doel uit de lijst.")
+    return purpose
