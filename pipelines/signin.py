@@ -31,7 +31,7 @@ TokenOpt = Annotated[
     typer.Option("--token-file", help="Token file of a scheduled job (mode 0600), or KNOOPPUNT_TOKEN_FILE"),
 ]
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _refuse(message: str, code: int) -> typer.Exit:
@@ -76,7 +76,7 @@ def sign_in(
         method = "cli"
     if account is None:
         events.record("login_failed", user_id if store.get(user_id) else None, method)
-        raise _refuse("aanmelden mislukt: onbekend of geblokkeerd account, of wachtwoord/token onjuist", 2)
+        raise _refuse("aanmelden mislukt: onbekend of geblokkeerd account of wachtwoord onjuist", 2)
     if account.must_change_password:
         events.record("login_failed", account.user_id, f"{method}: eenmalig wachtwoord")
         raise _refuse("wijzig eerst uw eenmalige wachtwoord (aanmelden in de webinterface)", 2)

@@ -138,7 +138,7 @@ def export_flags(
     """
     if fmt not in WRITERS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    rows = Lookup(warehouse).export(actor, purpose, case_number, with_evidence=True, change=change)
+    rows = Lookup(warehouse).export(actor, purpose, case_number, fmt=fmt, with_evidence=True, change=change)
     body = WRITERS[fmt](rows)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,11 @@ Which flags belong to a target:
 * ``pand``: flags on the pand and on the verblijfsobjecten in it.
 
 Need-to-know: only flags listed under the purpose's ``flags`` in the register; a ``frontline``
-actor sees for ``staff_safety`` only "Let op: neem contact op met <team>" and nothing else.
+actor sees for ``staff_safety`` only "Let op: neem contact op met <team>" and nothing else, and may
+search only by address (:data:`ROLE_TARGETS`). The registration tables a lookup or export reads to
+find its places are declared (:data:`TARGET_READS`, :data:`EXPORT_READS`) and must be among the
+purpose's ``sources`` with those columns, like a gated asset's reads: a purpose without them is
+refused, and the reads are logged as the entry's ``inputs``.
 """
 
 from __future__ import annotations
@@ -65,6 +69,33 @@ RELEASE_ORDER = {
     "bag.verblijfsobject": "hoofdadres_id",
     "bag.verblijfsobject_pand": "verblijfsobject_id",
     "signals.flags": "nummeraanduiding_id",
+}
+
+
+# The kinds of target a role may search by; roles not listed may search by every kind.
+ROLE_TARGETS: dict[str, tuple[str, ...]] = {FRONTLINE: ("address",)}
+
+_VBO = {
+    "bag.verblijfsobject": ["verblijfsobject_id", "hoofdadres_id"],
+    "bag.verblijfsobject_pand": ["verblijfsobject_id", "pand_id"],
+}
+_ADDRESS = ["nummeraanduiding_id", "postcode", "huisnummer", "huisletter", "huisnummertoevoeging"]
+# What finding a target's places reads, per kind (checked against the purpose's sources).
+TARGET_READS: dict[str, dict[str, list[str]]] = {
+    "address": {"bag.nummeraanduiding": _ADDRESS, **_VBO},
+    "street": {
+        "bag.openbare_ruimte": ["openbare_ruimte_id", "naam"],
+        "bag.nummeraanduiding": ["nummeraanduiding_id", "openbare_ruimte_id"],
+        **_VBO,
+    },
+    "kvk": {"kvk.vestiging": ["kvk_nummer", "nummeraanduiding_id", "verblijfsobject_id"], **_VBO},
+    "vestiging": {"kvk.vestiging": ["vestigingsnummer", "nummeraanduiding_id", "verblijfsobject_id"], **_VBO},
+    "pand": {"bag.verblijfsobject_pand": ["verblijfsobject_id", "pand_id"]},
+}
+# What an export reads besides the flags: the address of each flagged place.
+EXPORT_READS: dict[str, list[str]] = {
+    "bag.adres": [*_ADDRESS, "openbare_ruimte_naam", "woonplaats_naam"],
+    "bag.openbare_ruimte": ["openbare_ruimte_id", "naam"],
 }
 
 
@@ -214,9 +245,11 @@ class Lookup:
     def hit(self, actor: Actor, purpose: str, case_number: str, target: Target) -> HitResult:
         """Whether ``target`` has a flag ``purpose`` may show; logged as "appeared in a search"."""
         register = load_register(self.register_path)
-        p = self._allowed(register, actor, purpose, case_number, {"target_kind": target.kind})
+        context = {"target_kind": target.kind}
+        p = self._allowed(register, actor, purpose, case_number, context)
         if problem := _target_problem(target):
-            self._refuse(register, actor, p, problem, {"target_kind": target.kind})
+            self._refuse(register, actor, p, problem, context)
+        reads = self._reads(register, actor, p, target.kind, context)
         with self._release() as con:
             resolved = self._resolve(con, target)
             flags = self._flags(con, resolved, p.flags)
@@ -232,7 +265,7 @@ class Lookup:
                 actor.user_id,
                 role=actor.role,
                 objects=_objects(target, resolved, "gezocht"),
-                inputs={"signals.flags": list(FLAG_KEYS)},
+                inputs={**reads, "signals.flags": list(FLAG_KEYS)},
                 row_counts={"flags": len(flags)},
                 details={
                     "case_number": case_number,
@@ -263,6 +296,7 @@ class Lookup:
         case_number = request.details["case_number"]
         p = self._allowed(register, actor, request.purpose or "", case_number, context)
         target = Target(request.details["target_kind"], request.details["target_value"])
+        reads = self._reads(register, actor, p, target.kind, context)
         with self._release() as con:
             resolved = self._resolve(con, target)
             rows = self._flags(con, resolved, p.flags)
@@ -288,7 +322,7 @@ class Lookup:
                     }
                     for pid in persons
                 ],
-                inputs={"signals.flags": [*FLAG_KEYS, "evidence"], **_name_inputs(p, names)},
+                inputs={**reads, "signals.flags": [*FLAG_KEYS, "evidence"], **_name_inputs(p, names)},
                 row_counts={"flags": len(views)},
                 details={
                     "request_id": request_id,
@@ -416,6 +450,7 @@ class Lookup:
         purpose: str,
         case_number: str,
         *,
+        fmt: str,
         with_evidence: bool = False,
         change: Literal["new", "resolved"] | None = None,
     ) -> list[dict[str, Any]]:
@@ -423,7 +458,9 @@ class Lookup:
 
         By default a list of places: no evidence, so no persons. ``with_evidence`` adds the
         evidence (JSON text) and logs the pseudonymised persons in it. Front-line roles cannot
-        export. Logged with the number of rows and the flags exported.
+        export. Logged with the file format ``fmt``, the case, the flags, every exported place
+        (address, BAG nummeraanduiding, pand or openbare ruimte) and person pseudonym, so the
+        anomaly report can weigh an export like the lookups it replaces.
 
         Each row carries its ``status`` in the flag history (``nieuw``: first seen in the latest
         published run, ``open``, ``opgelost``) and ``sinds`` (the stand date it was first seen).
@@ -431,10 +468,11 @@ class Lookup:
         stopped firing in the latest run (their last evidence).
         """
         register = load_register(self.register_path)
-        context: dict[str, Any] = {"export": True, **({"change": change} if change else {})}
+        context: dict[str, Any] = {"export": True, "format": fmt, **({"change": change} if change else {})}
         p = self._allowed(register, actor, purpose, case_number, context)
         if actor.role == FRONTLINE:
             self._refuse(register, actor, p, "front-line roles cannot export lists", context)
+        self._check_sources(register, actor, p, EXPORT_READS, context)
         with self._release() as con:
             source = _flag_source(con, change)
             cursor = con.execute(
@@ -464,7 +502,8 @@ class Lookup:
                 "export",
                 actor.user_id,
                 role=actor.role,
-                objects=[
+                objects=_exported(rows)
+                + [
                     {
                         "soortObjectId": "persoon_id (pseudoniem)",
                         "objectId": pid,
@@ -473,13 +512,15 @@ class Lookup:
                     for pid in persons
                 ],
                 inputs={
-                    "signals.flags": [*FLAG_KEYS, "evidence"] if with_evidence else list(FLAG_KEYS),
+                    **EXPORT_READS,
+                    "signals.flags": [*FLAG_KEYS, "reference_date", "x", "y"]
+                    + (["evidence"] if with_evidence else []),
                     "signals.flag_history": ["flag_key", "first_stand", "first_run_seq", "resolved_run_seq"],
-                    "bag.adres": ["nummeraanduiding_id", "postcode", "huisnummer"],
                 },
                 row_counts={"rows": len(rows)},
                 details={
                     "case_number": case_number,
+                    "format": fmt,
                     "flags": sorted({r["flag"] for r in rows}),
                     "with_evidence": with_evidence,
                     **({"change": change} if change else {}),
@@ -610,6 +651,29 @@ class Lookup:
                 register, actor, p, f"the case number is longer than {MAX_CASE_NUMBER} characters", context
             )
         return p
+
+    def _reads(
+        self, register: Register, actor: Actor, p: Purpose, kind: str, context: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """The declared reads for a target of ``kind``, after checking role and sources."""
+        allowed = ROLE_TARGETS.get(actor.role, tuple(OBJECT_KINDS))
+        if kind not in allowed:
+            reason = f"role {actor.role!r} may not search by {kind}; only by {', '.join(allowed)}"
+            self._refuse(register, actor, p, reason, context)
+        reads = TARGET_READS[kind]
+        self._check_sources(register, actor, p, reads, context)
+        return reads
+
+    def _check_sources(
+        self,
+        register: Register,
+        actor: Actor,
+        p: Purpose,
+        reads: dict[str, list[str]],
+        context: dict[str, Any],
+    ) -> None:
+        if problems := p.column_refusals(reads):
+            self._refuse(register, actor, p, "; ".join(problems), context)
 
     def _refuse(
         self, register: Register, actor: Actor, purpose: Purpose | None, reason: str, context: dict[str, Any]
@@ -1149,6 +1213,25 @@ def _objects(target: Target, resolved: _Resolved, betrokkenheid: str) -> list[di
         for n in resolved.nummeraanduiding_ids
     ]
     return objects
+
+
+def _exported(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The places in an export, as log objects: each address (as a lookup's address target), BAG
+    nummeraanduiding, and the pand or openbare ruimte of a flag without an address."""
+    objects: dict[tuple[str, str], None] = {}
+    for r in rows:
+        if r.get("postcode") and r.get("huisnummer") is not None:
+            letter, addition = r.get("huisletter") or "", r.get("huisnummertoevoeging") or ""
+            value = f"{r['postcode']}|{r['huisnummer']}|{letter}|{addition}"
+            objects[(OBJECT_KINDS["address"], value)] = None
+        for kind, column in (
+            ("BAG nummeraanduiding", "nummeraanduiding_id"),
+            ("BAG pand", "pand_id"),
+            ("BAG openbare ruimte", "openbare_ruimte_id"),
+        ):
+            if r.get(column) and (column != "pand_id" or not r.get("nummeraanduiding_id")):
+                objects[(kind, str(r[column]))] = None
+    return [{"soortObjectId": k, "objectId": v, "betrokkenheid": "geëxporteerd"} for k, v in objects]
 
 
 def _column(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[str]:

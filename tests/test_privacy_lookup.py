@@ -252,7 +252,7 @@ def test_open_bag_reads_for_the_interface(lookup):
 
 
 def test_export_lists_places_for_the_purpose_and_is_logged(lookup, warehouse):
-    rows = lookup.export(ANALYST, "signaalanalyse_ondermijning", "Z-EXP-1")
+    rows = lookup.export(ANALYST, "signaalanalyse_ondermijning", "Z-EXP-1", fmt="csv")
     assert [(r["flag"], r["postcode"]) for r in rows] == [
         ("enforcement_history", "1012CD"),
         ("many_companies_in_building", None),
@@ -260,12 +260,12 @@ def test_export_lists_places_for_the_purpose_and_is_logged(lookup, warehouse):
     assert "evidence" not in rows[0]
     last = list(ProcessingLog(warehouse).entries())[-1]
     assert (last.action, last.row_counts, last.details["case_number"]) == ("export", {"rows": 2}, "Z-EXP-1")
-    with_evidence = lookup.export(BIBOB, "bibob_screening", "BIBOB-EXP", with_evidence=True)
+    with_evidence = lookup.export(BIBOB, "bibob_screening", "BIBOB-EXP", fmt="gpkg", with_evidence=True)
     assert json.loads(with_evidence[0]["evidence"])["family_elsewhere"] == [PERSON]
     last = list(ProcessingLog(warehouse).entries())[-1]
-    assert last.details["with_evidence"] and last.objects[0]["objectId"] == PERSON
+    assert last.details["with_evidence"] and PERSON in [o["objectId"] for o in last.objects]
     with pytest.raises(LookupRefused, match="front-line roles cannot export"):
-        lookup.export(FRONTLINE, "veiligheid_medewerkers", "HB-9")
+        lookup.export(FRONTLINE, "veiligheid_medewerkers", "HB-9", fmt="csv")
 
 
 @pytest.mark.parametrize(

@@ -186,16 +186,58 @@ def test_refusals_and_bad_input(app, root):
 
 
 def test_accounts_commands(app, tmp_path):
-    r = runner.invoke(app, ["accounts", "demo", "--warehouse", str(tmp_path)])
+    w = ["--warehouse", str(tmp_path)]
+    r = runner.invoke(app, ["accounts", "demo", *w])  # the first accounts need no sign-in
     assert r.exit_code == 0 and "bibob" in r.output and "Privacy officer" in r.output
-    password = next(line.split()[-1] for line in r.output.splitlines() if line.strip().startswith("privacy"))
-    assert AccountStore(tmp_path).authenticate("privacy", password) is not None
-    r = runner.invoke(app, ["accounts", "add", "nieuw", "--role", "analyst", "--warehouse", str(tmp_path)])
+    passwords = {line.split()[0]: line.split()[-1] for line in r.output.splitlines() if line.startswith("  ")}
+    assert AccountStore(tmp_path).authenticate("privacy", passwords["privacy"]) is not None
+    admin = runner.invoke  # the accounts are an administrator's from now on
+    add = ["accounts", "add", "nieuw", "--role", "analyst", *w]
+    assert admin(app, add, input="\n").exit_code == 2  # not signed in
+    as_bibob = admin(app, [*add, "--user", "bibob"], env={"KNOOPPUNT_PASSWORD": passwords["bibob"]})
+    assert as_bibob.exit_code == 1 and "Beheerder" in as_bibob.output
+    beheer = {"env": {"KNOOPPUNT_PASSWORD": passwords["beheer"]}}
+    r = admin(app, [*add, "--user", "beheer"], **beheer)
     assert r.exit_code == 0 and "wachtwoord" in r.output
-    r = runner.invoke(app, ["accounts", "add", "fout", "--role", "koning", "--warehouse", str(tmp_path)])
+    assert AccountStore(tmp_path).get("nieuw").must_change_password  # a one-time password
+    r = admin(app, ["accounts", "add", "fout", "--role", "koning", *w, "--user", "beheer"], **beheer)
     assert r.exit_code == 2 and "Onbekende rol" in r.output
-    r = runner.invoke(app, ["accounts", "list", "--warehouse", str(tmp_path)])
+    r = admin(app, ["accounts", "list", *w, "--user", "beheer"], **beheer)
     assert "nieuw" in r.output and "$argon2" not in r.output
+    assert admin(app, ["accounts", "list", *w], input="\n").exit_code == 2
+
+
+def test_a_scheduled_job_signs_in_with_a_private_token_file(app, tmp_path):
+    store = AccountStore(tmp_path)
+    store.add("beheer", "admin", PASSWORD)
+    store.add("job", "bibob_officer", PASSWORD)
+    token_file = tmp_path / "job.token"
+    env = {"env": {"KNOOPPUNT_PASSWORD": PASSWORD}}
+    r = runner.invoke(
+        app,
+        [
+            "accounts",
+            "token",
+            "job",
+            "--out",
+            str(token_file),
+            "--warehouse",
+            str(tmp_path),
+            "--user",
+            "beheer",
+        ],
+        **env,
+    )
+    assert r.exit_code == 0, r.output
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    cases = ["cases", "list", "--warehouse", str(tmp_path), "--token-file", str(token_file)]
+    assert runner.invoke(app, cases).exit_code == 0
+    token_file.chmod(0o644)
+    r = runner.invoke(app, cases)
+    assert r.exit_code == 2 and "leesbaar voor anderen" in r.output
+    token_file.chmod(0o600)
+    store.set_active("job", False)
+    assert runner.invoke(app, cases).exit_code == 2  # a blocked account's token no longer works
 
 
 def test_serve_refuses_to_start_without_any_way_to_sign_in(app, tmp_path, monkeypatch):
@@ -209,6 +251,9 @@ def test_serve_refuses_to_start_without_any_way_to_sign_in(app, tmp_path, monkey
 
 def test_cases_commands_feed_the_anomaly_report(app, tmp_path):
     from web.anomalies import CaseRegistry
+
+    AccountStore(tmp_path).add("bibob", "bibob_officer", PASSWORD)
+    AccountStore(tmp_path).add("ana", "analyst", PASSWORD)
 
     r = runner.invoke(
         app,
@@ -226,7 +271,10 @@ def test_cases_commands_feed_the_anomaly_report(app, tmp_path):
             "2026-12-03",
             "--warehouse",
             str(tmp_path),
+            "--user",
+            "bibob",
         ],
+        env={"KNOOPPUNT_PASSWORD": PASSWORD},
     )
     assert r.exit_code == 0, r.output
     case = CaseRegistry(tmp_path).load()["BIB-2026-0100"]
@@ -243,7 +291,51 @@ def test_cases_commands_feed_the_anomaly_report(app, tmp_path):
             "2026-12-03",
             "--warehouse",
             str(tmp_path),
+            "--user",
+            "bibob",
         ],
+        env={"KNOOPPUNT_PASSWORD": PASSWORD},
     )
     assert r.exit_code == 2 and "De postcode is ongeldig" in r.output
-    assert "BIB-2026-0100" in runner.invoke(app, ["cases", "list", "--warehouse", str(tmp_path)]).output
+    listed = runner.invoke(
+        app,
+        ["cases", "list", "--warehouse", str(tmp_path), "--user", "bibob"],
+        env={"KNOOPPUNT_PASSWORD": PASSWORD},
+    )
+    assert "BIB-2026-0100" in listed.output
+    refused = runner.invoke(
+        app,
+        ["cases", "list", "--warehouse", str(tmp_path), "--user", "ana"],
+        env={"KNOOPPUNT_PASSWORD": PASSWORD},
+    )
+    assert refused.exit_code == 1 and "BIB-2026-0100" not in refused.output
+
+
+@pytest.mark.parametrize(
+    "kind", [["--street", "Fictieve Dwarsstraat"], ["--pand", "0363100000000001"], ["--kvk", "90000001"]]
+)
+def test_frontline_may_search_only_by_address_on_the_command_line_too(app, root, kind):
+    r = lookup(app, root, *kind, "--purpose", "veiligheid_medewerkers", "--case", "VPD-2", user="balie")
+    assert r.exit_code == 1 and "alleen op adres" in r.output
+    last = list(ProcessingLog(root).entries())[-1]
+    assert (last.action, last.gebruiker, last.role) == ("refusal", "balie", "frontline")
+    assert "may not search by" in last.reason
+
+
+def test_lookup_needs_a_sign_in(app, root):
+    r = runner.invoke(
+        app,
+        [
+            "lookup",
+            "--warehouse",
+            str(root),
+            "--kvk",
+            "90000001",
+            "--purpose",
+            "bibob_screening",
+            "--case",
+            "Z-1",
+        ],
+        input="\n",
+    )
+    assert r.exit_code == 2 and "--user" in r.output

@@ -7,7 +7,8 @@ planned inspections::
     {"cases": [{"zaak": "BIB-2026-0142", "leden": ["bibob", "analist"],
                 "inspecties": [{"adres": "1234AB|12||", "datum": "2026-12-03"}]}]}
 
-maintained with ``knooppunt cases``. The rules, over executed hit/no-hit and detail requests:
+maintained with ``knooppunt cases``. The rules, over executed hit/no-hit and detail requests and
+exports (an export counts as a lookup of every address in it, under its case number):
 
 * ``voor_inspectie`` (hoog): an address with a planned inspection under case C was looked up in
   the ``window_days`` before the inspection by a user who is not a member of C;
@@ -163,14 +164,26 @@ def _shown(entry: LogEntry, kind: str, value: str) -> str:
     return f"{OBJECT_LABELS.get(kind, kind)} {value}"
 
 
+EXPORTED_ADDRESS = "adres (postcode|huisnummer|huisletter|toevoeging)"  # privacy.lookup.OBJECT_KINDS
+
+
 def accesses(entries: Iterable[LogEntry]) -> list[Access]:
-    """Executed hit and detail requests with their target (details inherit it from their hit)."""
+    """Executed hits, details (with the target of their hit) and exports (one per address)."""
     hits: dict[str, Access] = {}
     found: list[Access] = []
     for e in entries:
-        if e.outcome != "uitgevoerd" or e.action not in ("hit", "detail"):
+        if e.outcome != "uitgevoerd" or e.action not in ("hit", "detail", "export"):
             continue
         at = dt.datetime.fromisoformat(e.tijdstip)
+        if e.action == "export":
+            case = e.details.get("case_number", "")
+            shown = "adres in een export"
+            found += [
+                Access(at, e.gebruiker, case, "address", o["objectId"], shown, "export", e.actie_id)
+                for o in e.objects
+                if o.get("soortObjectId") == EXPORTED_ADDRESS
+            ]
+            continue
         if e.action == "hit":
             kind, value = e.details.get("target_kind", ""), e.details.get("target_value", "")
             access = Access(
@@ -186,7 +199,7 @@ def accesses(entries: Iterable[LogEntry]) -> list[Access]:
             hits[e.actie_id] = access
         else:
             hit = hits.get(e.details.get("request_id", ""))
-            if hit is None:  # an export, or a detail whose hit was purged
+            if hit is None:  # a detail whose hit was purged
                 continue
             access = Access(
                 at,

@@ -2,8 +2,11 @@
 
 ``lookup`` gives the same answers as the web interface and goes through the same
 ``privacy.lookup`` calls, so it is logged the same way: the officer signs in with their account
-(password asked on the terminal, or ``KNOOPPUNT_PASSWORD`` for scripted use), the role comes from
-the account, and details are a second, logged request (``--details``).
+(``pipelines.signin``: password asked on the terminal, ``KNOOPPUNT_PASSWORD``, or a token file for
+a scheduled job), the role comes from the account, and details are a second, logged request
+(``--details``). ``accounts`` and ``cases`` sign in the same way: accounts are the administrator's
+(the very first account, an administrator, can be added without signing in), cases the
+administrator's and the Bibob officers'.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import typer
 from rich.console import Console
 
 from pipelines.environment import current
+from pipelines.files import write_private
+from pipelines.signin import TokenOpt, UserOpt, sign_in
 from web.accounts import ROLES, AccountError, AccountStore, generate_password
 from web.validation import InvalidInput, parse_case, parse_target
 
@@ -32,6 +37,9 @@ EXIT_UNKNOWN = 3
 WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
 ]
+LOOKUP_ROLES = ("bibob_officer", "analyst", "frontline")
+CASE_ROLES = ("admin", "bibob_officer")
+DEMO_ACCOUNTS_FILE = Path("secrets") / "demo-accounts.txt"
 
 
 def _root(warehouse: Path | None) -> Path:
@@ -52,7 +60,7 @@ def serve(
     settings = from_environment(_root(warehouse))
     store = AccountStore(settings.warehouse_root)
     if not store.exists() and current().is_demo and settings.local_accounts:
-        _print_demo_accounts(store.create_demo_accounts(), store)
+        _save_demo_accounts(store.create_demo_accounts(), settings.warehouse_root)
     if not store.exists() and settings.oidc is None:
         err.print(
             "[red]fout:[/red] er zijn geen accounts en geen identity provider ingesteld; "
@@ -75,7 +83,8 @@ def lookup(
     vestiging: Annotated[str, typer.Option(help="Vestigingsnummer (12 digits)")] = "",
     pand: Annotated[str, typer.Option(help="Pand id (16 digits)")] = "",
     details: Annotated[bool, typer.Option("--details", help="Also request the details (logged)")] = False,
-    user: Annotated[str, typer.Option("--user", help="Your account (default: $USER)")] = "",
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Look up an address, street, KvK number, vestiging or pand: hit/no-hit first, details on request.
@@ -121,7 +130,7 @@ def lookup(
     except InvalidInput as exc:
         err.print(f"[red]fout:[/red] {exc.message}")
         raise typer.Exit(2) from None
-    account = _sign_in(root, user or os.environ.get("USER", ""))
+    account = sign_in(root, user, LOOKUP_ROLES, token_file, "lookup")
     service = LookupService(root)
     outcome = service.hit(account.user_id, account.role, purpose, case_number, target)
     if outcome.refused:
@@ -147,24 +156,13 @@ def lookup(
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def _sign_in(root: Path, user_id: str):
-    store = AccountStore(root)
-    account = store.get(user_id)
-    if account is None or not account.active:
-        err.print(f"[red]fout:[/red] onbekend of geblokkeerd account {user_id!r}; gebruik --user")
-        raise typer.Exit(2)
-    password = os.environ.get("KNOOPPUNT_PASSWORD") or typer.prompt(
-        f"Wachtwoord voor {user_id}", hide_input=True
-    )
-    if store.authenticate(user_id, password) is None:
-        err.print("[red]fout:[/red] wachtwoord onjuist")
-        raise typer.Exit(2)
-    return account
-
-
 accounts_app = typer.Typer(
     help="Local accounts of the web interface (stored in the warehouse folder).", no_args_is_help=True
 )
+
+
+def _admin(warehouse: Path | None, user: str, token_file: Path | None, action: str) -> None:
+    sign_in(_root(warehouse), user, ("admin",), token_file, action)
 
 
 @accounts_app.command("add")
@@ -174,11 +172,20 @@ def accounts_add(
     name: Annotated[str, typer.Option(help="Display name")] = "",
     team: Annotated[str, typer.Option(help="Team")] = "",
     warehouse: WarehouseOpt = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
 ) -> None:
-    """Add an account with a random one-time password (printed once)."""
+    """Add an account with a random one-time password (printed once, changed at first sign-in).
+
+    Administrators only; the very first account, when there are none yet, must be an
+    administrator and needs no sign-in.
+    """
+    store = AccountStore(_root(warehouse))
+    if store.exists() or role != "admin":
+        _admin(warehouse, user, token_file, "accounts add")
     password = generate_password()
     try:
-        AccountStore(_root(warehouse)).add(user_id, role, password, name, team)
+        store.add(user_id, role, password, name, team, one_time=True)
     except AccountError as exc:
         err.print(f"[red]fout:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -186,15 +193,24 @@ def accounts_add(
 
 
 @accounts_app.command("demo")
-def accounts_demo(warehouse: WarehouseOpt = None) -> None:
-    """Create the demo accounts (one per role) with random passwords, printed once."""
+def accounts_demo(warehouse: WarehouseOpt = None, user: UserOpt = "", token_file: TokenOpt = None) -> None:
+    """Create the demo accounts (one per role) with random passwords, printed once.
+
+    Never in production (they would not sign in there); an administrator's, once accounts exist.
+    """
+    if os.environ.get("KNOOPPUNT_ENV") == "production":
+        err.print("[red]fout:[/red] geen demo-accounts in productie")
+        raise typer.Exit(2)
     store = AccountStore(_root(warehouse))
+    if store.exists():
+        _admin(warehouse, user, token_file, "accounts demo")
     _print_demo_accounts(store.create_demo_accounts(), store)
 
 
 @accounts_app.command("list")
-def accounts_list(warehouse: WarehouseOpt = None) -> None:
+def accounts_list(warehouse: WarehouseOpt = None, user: UserOpt = "", token_file: TokenOpt = None) -> None:
     """List the accounts (never their passwords)."""
+    _admin(warehouse, user, token_file, "accounts list")
     for a in AccountStore(_root(warehouse)).all():
         console.print(
             f"{a.user_id:<16} {a.role:<16} {'actief' if a.active else 'geblokkeerd':<12} {a.display_name}"
@@ -202,15 +218,55 @@ def accounts_list(warehouse: WarehouseOpt = None) -> None:
 
 
 @accounts_app.command("password")
-def accounts_password(user_id: str, warehouse: WarehouseOpt = None) -> None:
-    """Give an account a new random password (printed once)."""
+def accounts_password(
+    user_id: str, warehouse: WarehouseOpt = None, user: UserOpt = "", token_file: TokenOpt = None
+) -> None:
+    """Give an account a new random one-time password (printed once, changed at first sign-in)."""
+    _admin(warehouse, user, token_file, "accounts password")
     password = generate_password()
     try:
-        AccountStore(_root(warehouse)).set_password(user_id, password)
+        AccountStore(_root(warehouse)).set_password(user_id, password, one_time=True)
     except AccountError as exc:
         err.print(f"[red]fout:[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"nieuw wachtwoord voor {user_id}: {password}")
+    console.print(f"nieuw eenmalig wachtwoord voor {user_id}: {password}")
+
+
+@accounts_app.command("role")
+def accounts_role(
+    user_id: str,
+    role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}")],
+    warehouse: WarehouseOpt = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
+) -> None:
+    """Change an account's role (its sessions end at once)."""
+    _admin(warehouse, user, token_file, "accounts role")
+    try:
+        AccountStore(_root(warehouse)).set_role(user_id, role)
+    except AccountError as exc:
+        err.print(f"[red]fout:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{user_id} heeft nu de rol {ROLES[role]}")
+
+
+@accounts_app.command("token")
+def accounts_token(
+    user_id: str,
+    out: Annotated[Path, typer.Option("--out", help="Token file to write (mode 0600)")],
+    warehouse: WarehouseOpt = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
+) -> None:
+    """Issue an API token for a scheduled job running as USER_ID (replaces its previous token)."""
+    _admin(warehouse, user, token_file, "accounts token")
+    try:
+        token = AccountStore(_root(warehouse)).issue_token(user_id)
+    except AccountError as exc:
+        err.print(f"[red]fout:[/red] {exc}")
+        raise typer.Exit(2) from None
+    write_private(out, f"{user_id}:{token}\n")
+    console.print(f"token voor {user_id} geschreven naar {out} (modus 0600)")
 
 
 cases_app = typer.Typer(
@@ -230,10 +286,13 @@ def cases_add(
     ] = "",
     inspection_date: Annotated[str, typer.Option(help="Date of the planned inspection (YYYY-MM-DD)")] = "",
     warehouse: WarehouseOpt = None,
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
 ) -> None:
-    """Add a case or extend it with members and a planned inspection."""
+    """Add a case or extend it with members and a planned inspection (administrator, Bibob officer)."""
     import datetime as dt
 
+    sign_in(_root(warehouse), user, CASE_ROLES, token_file, "cases add")
     from web.anomalies import CaseRegistry, Inspection
 
     inspection = None
@@ -265,10 +324,11 @@ def cases_add(
 
 
 @cases_app.command("list")
-def cases_list(warehouse: WarehouseOpt = None) -> None:
+def cases_list(warehouse: WarehouseOpt = None, user: UserOpt = "", token_file: TokenOpt = None) -> None:
     """List the cases with their members and planned inspections."""
     from web.anomalies import CaseRegistry
 
+    sign_in(_root(warehouse), user, (*CASE_ROLES, "privacy_officer"), token_file, "cases list")
     for c in CaseRegistry(_root(warehouse)).load().values():
         inspections = ", ".join(f"{i.address} op {i.on.isoformat()}" for i in c.inspections) or "-"
         console.print(
@@ -283,6 +343,18 @@ def _print_demo_accounts(created: dict[str, str], store: AccountStore) -> None:
     console.print(f"demo-accounts aangemaakt in {store.path} (wachtwoorden worden eenmalig getoond):")
     for user_id, password in created.items():
         console.print(f"  {user_id:<10} {ROLES[store.get(user_id).role]:<20} {password}")
+
+
+def _save_demo_accounts(created: dict[str, str], root: Path) -> None:
+    """Demo passwords go to a private file, never to the service's log (stderr/journal)."""
+    if not created:
+        return
+    path = root / DEMO_ACCOUNTS_FILE
+    lines = [f"{user_id}\t{password}" for user_id, password in created.items()]
+    write_private(path, "\n".join(lines) + "\n")
+    err.print(
+        f"demo-accounts aangemaakt; de wachtwoorden staan in {path} (alleen voor deze gebruiker leesbaar)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -147,6 +147,11 @@ REFUSALS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"^purpose .* is not in the register"), "Dit doel staat niet in het verwerkingsregister."),
     (re.compile(r"^unknown purpose"), "Dit doel staat niet in het verwerkingsregister."),
+    (re.compile(r"may not search by"), "Met uw rol kunt u alleen op adres zoeken."),
+    (
+        re.compile(r"is not a source of purpose|are not allowed for purpose"),
+        "Dit doel staat deze zoekvraag niet toe: de bron staat niet in het verwerkingsregister.",
+    ),
     (re.compile(r"^purpose .* is not approved until (.*)"), "Dit doel is pas goedgekeurd vanaf {0}."),
     (
         re.compile(r"^purpose .* expired on ([0-9-]+)"),

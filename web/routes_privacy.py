@@ -72,7 +72,8 @@ def _object(e: LogEntry) -> str:
         return f"{KINDS.get(kind, kind).lower()} {e.details.get('target_value', '')}"
     if e.action == "export":
         flags = ", ".join(e.details.get("flags", []))
-        return f"lijst van {e.row_counts.get('rows', 0)} gevlagde plaatsen ({flags})"
+        fmt = f" als {e.details['format']}" if e.details.get("format") else ""
+        return f"lijst van {e.row_counts.get('rows', 0)} gevlagde plaatsen ({flags}){fmt}"
     if e.details.get("request_id"):
         return f"details bij verzoek {e.details['request_id'][:8]}…"
     if e.output:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +10,7 @@ import typer
 from rich.console import Console
 
 from pipelines.environment import current
+from pipelines.signin import TokenOpt, UserOpt, sign_in
 from pipelines.warehouse import Warehouse
 from privacy.exportfiles import export_flags
 from privacy.lookup import Actor, LookupRefused, LookupUnavailable
@@ -44,13 +43,9 @@ def export(
     warehouse: Annotated[
         Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")
     ] = None,
-    case: Annotated[
-        str | None,
-        typer.Option(help="Case number the export is for (default: EXPORT-<date>-<purpose>)"),
-    ] = None,
-    user: Annotated[
-        str | None, typer.Option(help="Who exports, for the processing log (default: login name)")
-    ] = None,
+    case: Annotated[str, typer.Option(help="Case number (zaaknummer) the export is for")] = "",
+    user: UserOpt = "",
+    token_file: TokenOpt = None,
     new: Annotated[
         bool, typer.Option("--new", help="Only flags first seen in the latest published run")
     ] = False,
@@ -60,16 +55,18 @@ def export(
 ) -> None:
     """Write the flags PURPOSE may see, one row per flag occurrence with its evidence (logged).
 
-    Runs as an analyst: the purpose must allow that role. The export and any refusal are in the
-    processing log with user, purpose and case number.
+    Signs in with a web account (``--user`` or ``--token-file``); the role is the account's and
+    the purpose must allow it. The export and any refusal are in the processing log with user,
+    purpose, case number, format and the places exported.
     """
     if new and resolved:
         console.print("[red]error:[/red] choose --new or --resolved, not both")
         raise typer.Exit(2)
     change = "new" if new else "resolved" if resolved else None
     root = Warehouse(warehouse or current().warehouse)
-    actor = Actor(user or getpass.getuser(), "analyst")
-    case_number = case or f"EXPORT-{dt.date.today():%Y%m%d}-{purpose}"
+    account = sign_in(root.root, user, (), token_file, "flags export")
+    actor = Actor(account.user_id, account.role)
+    case_number = case
     try:
         rows = export_flags(root, actor, purpose, case_number, format.value, out, change)
     except LookupRefused as exc:
