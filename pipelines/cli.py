@@ -30,7 +30,9 @@ from rich.table import Table
 
 from assets.signals.cli import flags_app
 from pipelines.environment import DEMO_ADDRESSES, DEMO_SEED, current
+from pipelines.files import private_umask
 from pipelines.release import release_app
+from pipelines.signin import refuse_exposed_secrets
 from pipelines.warehouse import Warehouse
 from privacy.cli import audit_app, privacy_app
 from sources.errors import SourceError
@@ -107,6 +109,7 @@ def run(
     elif not data.is_dir():
         console.print(f"[red]error:[/red] delivery folder {data} does not exist")
         raise typer.Exit(2)
+    refuse_exposed_secrets(Path(warehouse or env.warehouse))
     try:
         outcome = run_pipeline(data, warehouse or env.warehouse, wait=wait, landing=landing, force=force)
     except WarehouseBusy as exc:
@@ -213,6 +216,12 @@ def fetch(
         )
     for r in results:
         console.print(f"{r.status}: {r.path} ({r.size:,} bytes, sha256 {r.sha256})")
+
+
+@app.callback()
+def main() -> None:
+    """Link BAG, BRP, KvK and enforcement data VIK-style, every join gated and logged."""
+    private_umask()  # everything knooppunt writes is for this service's user only (pipelines.files)
 
 
 # Sub-commands that live next to their concern.

@@ -14,6 +14,7 @@ from assets.quality import quality_checks
 from assets.signals import signal_assets
 from pipelines.alerts import alert_sensors, release_freshness
 from pipelines.environment import current
+from pipelines.files import private_umask
 from pipelines.jobs import knooppunt_job
 from pipelines.publish import build_release_asset
 from pipelines.resources import DeliveryResource, WarehouseResource
@@ -31,6 +32,7 @@ def build_definitions(
     data_dir: Path, warehouse: Path, *, landing: bool = True, force: bool = False
 ) -> Definitions:
     """``landing``: ``data_dir`` is the landing folder (processed deliveries are archived)."""
+    private_umask()  # the warehouse, releases and log are for this service's user only
     return Definitions(
         assets=[*DATA_ASSETS, build_release_asset(_keys(DATA_ASSETS))],
         asset_checks=[*quality_checks, *release_freshness],

@@ -50,6 +50,22 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# Secret files named by the environment (privacy.pseudonym/identity/log/witness, pipelines.signin).
+KEY_FILE_VARIABLES = (
+    "KNOOPPUNT_PSEUDONYM_KEY_FILE",
+    "KNOOPPUNT_IDENTITY_KEY_FILE",
+    "KNOOPPUNT_LOG_KEY_FILE",
+    "KNOOPPUNT_WITNESS_KEY_FILE",
+    "KNOOPPUNT_TOKEN_FILE",
+)
+
+
+def secret_paths(warehouse_root: Path) -> list[Path]:
+    """Where a warehouse's secrets are: its folder's keys and accounts, and configured key files."""
+    paths = [warehouse_root / "secrets", warehouse_root / "web" / "accounts.json"]
+    return paths + [Path(os.environ[v]) for v in KEY_FILE_VARIABLES if os.environ.get(v)]
+
+
 def exposed(paths: Iterable[Path]) -> list[str]:
     """The given files and folders (recursively) that group or others may read, as messages."""
     found = []

@@ -5,7 +5,8 @@ reads or exports personal data, manages accounts or cases, or works on the proce
 job instead names a per-account API token file (``--token-file`` or ``KNOOPPUNT_TOKEN_FILE``,
 ``NAME:TOKEN``, made by ``knooppunt accounts token``) that only its owner may read. The role always
 comes from the account, never from the command. Sign-ins and refusals are security events, like
-the web's.
+the web's. :func:`refuse_exposed_secrets` keeps ``serve`` and ``run`` from starting on secrets
+that others can read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import typer
 from rich.console import Console
 
 from pipelines.environment import current
+from pipelines.files import exposed, secret_paths
 from web.accounts import ROLES, Account, AccountStore
 from web.events import SecurityEvents
 
@@ -37,6 +39,15 @@ err = Console(stderr=True, soft_wrap=True)
 def _refuse(message: str, code: int) -> typer.Exit:
     err.print(f"[red]geweigerd:[/red] {message}")
     return typer.Exit(code)
+
+
+def refuse_exposed_secrets(warehouse_root: Path) -> None:
+    """Exit 2 when a key, token or the accounts file can be read or written by group or others."""
+    if problems := exposed(secret_paths(Path(warehouse_root))):
+        for problem in problems:
+            err.print(f"[red]refused:[/red] {problem}")
+        err.print("make secrets private (chmod 600 for files, 700 for folders) and start again")
+        raise typer.Exit(2)
 
 
 def _read_token(path: Path) -> tuple[str, str]:

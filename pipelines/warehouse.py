@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_spatial
 
+from pipelines.files import make_private, private_dir
+
 DEFAULT_ROOT = Path("warehouse")
 MAIN_DB = "knooppunt.duckdb"
 IDENTITY_DB = "identity.duckdb"
@@ -103,12 +105,16 @@ class Warehouse:
 
     def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         if not read_only:
-            self.db_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root)
+            private_dir(self.db_dir)
         elif not self.path.exists():
             raise FileNotFoundError(
                 f"no warehouse at {self.path}; run `knooppunt run` (or ingest a delivery) first"
             )
-        return connect(self.path, read_only=read_only)
+        con = connect(self.path, read_only=read_only)
+        if not read_only:
+            make_private(self.path)
+        return con
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -171,8 +177,7 @@ def build_release(warehouse: Warehouse, *, order: Mapping[str, str] | None = Non
     import datetime as dt
     import shutil
 
-    releases = warehouse.root / RELEASES
-    releases.mkdir(parents=True, exist_ok=True)
+    releases = private_dir(warehouse.root / RELEASES)
     con = warehouse.connect()
     try:
         con.execute("CHECKPOINT")
@@ -196,6 +201,7 @@ def build_release(warehouse: Warehouse, *, order: Mapping[str, str] | None = Non
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    make_private(tmp)
     return tmp
 
 
@@ -208,6 +214,7 @@ def switch_release(root: Path, built: Path) -> Path:
     os.replace(built, target)
     pointer_tmp = releases / f".{CURRENT}.tmp"
     pointer_tmp.write_text(target.name + "\n")
+    make_private(pointer_tmp)
     os.replace(pointer_tmp, releases / CURRENT)
     for old in sorted(releases.glob("*.duckdb"))[:-2]:
         old.unlink()

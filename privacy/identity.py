@@ -14,6 +14,7 @@ import hashlib
 import pyarrow as pa
 from cryptography.fernet import Fernet
 
+from pipelines.files import make_private, private_dir
 from pipelines.warehouse import Warehouse, connect
 from privacy.pseudonym import load_key
 
@@ -49,8 +50,9 @@ class IdentityStore:
             pa.string(),
         )
         stored = rows.drop_columns(["bsn"]).append_column("bsn_encrypted", encrypted)
-        self.warehouse.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.warehouse.root)
         con = connect(self.warehouse.identity_path)
+        make_private(self.warehouse.identity_path)
         try:
             con.execute("BEGIN TRANSACTION")
             con.execute(

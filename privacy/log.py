@@ -213,7 +213,8 @@ class ProcessingLog:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         private_dir(self.dir)
-        with open(self.dir / LOCK_FILE, "a") as lock:
+        fd = os.open(self.dir / LOCK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield

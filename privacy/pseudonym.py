@@ -19,6 +19,8 @@ import os
 import secrets
 from pathlib import Path
 
+from pipelines.files import private_dir
+
 ENV_KEY = "KNOOPPUNT_PSEUDONYM_KEY"
 ENV_KEY_FILE = "KNOOPPUNT_PSEUDONYM_KEY_FILE"
 PREFIX = "P"  # pseudonyms look like P + 24 hex chars, never like a 9-digit BSN
@@ -42,19 +44,26 @@ class Pseudonymiser:
 def load_key(env: str, env_file: str, demo_name: str, secrets_dir: Path | None) -> bytes:
     """A secret key from the environment, a secret file, or (demo) a file created on first use.
 
-    With ``KNOOPPUNT_ENV=production`` a demo key is never created: the key must be configured.
+    With ``KNOOPPUNT_ENV=production`` a demo key is never created: the key must be configured, and
+    have at least 32 bytes of entropy as far as can be told (:func:`key_problem`).
     """
+    production = os.environ.get("KNOOPPUNT_ENV") == "production"
+    configured = None
     if value := os.environ.get(env):
-        return value.encode()
-    if path := os.environ.get(env_file):
-        return Path(path).read_bytes().strip()
-    if secrets_dir is None or os.environ.get("KNOOPPUNT_ENV") == "production":
+        configured = value.encode()
+    elif path := os.environ.get(env_file):
+        configured = Path(path).read_bytes().strip()
+    if configured is not None:
+        if production and (problem := key_problem(configured)):
+            raise RuntimeError(f"the key in {env if os.environ.get(env) else env_file} {problem}")
+        return configured
+    if secrets_dir is None or production:
         raise RuntimeError(f"no key configured: set {env} or {env_file}")
     path = Path(secrets_dir) / demo_name
     if not path.exists():
         # Write the key to a private temporary file, then link it into place: the link fails if
         # another process won the race, and nobody can ever read a half-written key.
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_name(f".{demo_name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -66,3 +75,25 @@ def load_key(env: str, env_file: str, demo_name: str, secrets_dir: Path | None) 
         finally:
             tmp.unlink()
     return path.read_bytes().strip()
+
+
+MIN_KEY_BYTES = 32
+MIN_DISTINCT_BYTES = 16
+
+
+def key_problem(raw: bytes) -> str | None:
+    """Why a configured key is too weak for production, or None.
+
+    A key written as hex counts as the bytes it encodes. It must be at least 32 bytes and not made
+    of a few repeated values (``aaaa...``, ``0101...``): a length and variety check, not a proof of
+    randomness; generating keys is the host's (``openssl rand -hex 32``, docs/SECURITY.md).
+    """
+    text = raw.decode("utf-8", errors="replace")
+    is_hex = len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text)
+    key = bytes.fromhex(text) if is_hex else raw
+    if len(key) < MIN_KEY_BYTES:
+        return f"is {len(key)} bytes; it must have at least {MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
+    if len(set(key)) < MIN_DISTINCT_BYTES:
+        return "is not random (too few distinct values); generate one with `openssl rand -hex 32`"
+    return None
+

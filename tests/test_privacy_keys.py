@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from privacy.pseudonym import ENV_KEY, ENV_KEY_FILE, Pseudonymiser
@@ -15,5 +17,8 @@ def test_production_never_creates_a_demo_key(tmp_path, monkeypatch):
         Pseudonymiser.from_environment(tmp_path / "secrets")
     assert not (tmp_path / "secrets").exists()
 
-    monkeypatch.setenv(ENV_KEY, "k" * 40)
+    monkeypatch.setenv(ENV_KEY, "k" * 40)  # long enough, but not random: refused in production
+    with pytest.raises(RuntimeError, match="not random"):
+        Pseudonymiser.from_environment(tmp_path / "secrets")
+    monkeypatch.setenv(ENV_KEY, secrets.token_hex(32))
     assert Pseudonymiser.from_environment(tmp_path / "secrets")("999990019").startswith("P")

@@ -245,6 +245,9 @@ def test_serve_refuses_to_start_without_any_way_to_sign_in(app, tmp_path, monkey
     monkeypatch.setenv("KNOOPPUNT_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("KNOOPPUNT_WAREHOUSE", str(tmp_path))
     r = runner.invoke(app, ["serve", "--warehouse", str(tmp_path)])
+    assert r.exit_code == 2 and "KNOOPPUNT_TRUSTED_HOSTS" in r.output
+    monkeypatch.setenv("KNOOPPUNT_TRUSTED_HOSTS", "knooppunt.gemeente.example")
+    r = runner.invoke(app, ["serve", "--warehouse", str(tmp_path)])
     assert r.exit_code == 2 and "geen accounts" in r.output
     assert not AccountStore(tmp_path).exists()  # production never gets demo accounts
 

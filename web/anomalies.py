@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.files import write_private
 from privacy.log import LogEntry
 
 CASES_FILE = Path("web") / "cases.json"
@@ -80,10 +80,7 @@ class CaseRegistry:
                 for c in sorted(cases, key=lambda c: c.number)
             ]
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(data, indent=2))
 
     def upsert(self, number: str, members: Iterable[str] = (), inspection: Inspection | None = None) -> Case:
         cases = self.load()

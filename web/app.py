@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from web.accounts import ROLES, AccountStore
 from web.config import WebSettings
@@ -197,6 +198,10 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         for name, value in c.headers.items():
             response.headers.setdefault(name, value)
         return response
+
+    # Added last, so it runs outermost: a request for another Host gets a plain 400 and never
+    # reaches a session, a redirect or a route.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.trusted_hosts))
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

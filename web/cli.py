@@ -20,7 +20,7 @@ from rich.console import Console
 
 from pipelines.environment import current
 from pipelines.files import write_private
-from pipelines.signin import TokenOpt, UserOpt, sign_in
+from pipelines.signin import TokenOpt, UserOpt, refuse_exposed_secrets, sign_in
 from web.accounts import ROLES, AccountError, AccountStore, generate_password
 from web.validation import InvalidInput, parse_case, parse_target
 
@@ -57,7 +57,12 @@ def serve(
     from web.app import create_app
     from web.config import from_environment
 
-    settings = from_environment(_root(warehouse))
+    try:
+        settings = from_environment(_root(warehouse))
+    except RuntimeError as exc:
+        err.print(f"[red]fout:[/red] {exc}")
+        raise typer.Exit(2) from None
+    refuse_exposed_secrets(settings.warehouse_root)
     store = AccountStore(settings.warehouse_root)
     if not store.exists() and current().is_demo and settings.local_accounts:
         _save_demo_accounts(store.create_demo_accounts(), settings.warehouse_root)

@@ -36,6 +36,10 @@ class WebSettings:
     map_background: str | None = None
     oidc: OIDCSettings | None = None
     local_accounts: bool = True
+    # Host headers the app answers to (Starlette's TrustedHostMiddleware); "*" only in tests.
+    trusted_hosts: tuple[str, ...] = ("*",)
+    logins_per_minute_per_address: int = 10
+    logins_per_minute_total: int = 60
 
     @property
     def map_background_origin(self) -> str | None:
@@ -56,7 +60,24 @@ def _role_map(raw: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+DEMO_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _trusted_hosts(production: bool) -> tuple[str, ...]:
+    raw = os.environ.get("KNOOPPUNT_TRUSTED_HOSTS", "")
+    hosts = tuple(h.strip() for h in raw.split(",") if h.strip())
+    if production and (not hosts or "*" in hosts):
+        raise RuntimeError(
+            "KNOOPPUNT_ENV=production needs KNOOPPUNT_TRUSTED_HOSTS: the host names the service is "
+            "reached by, comma-separated (no '*')"
+        )
+    return hosts or DEMO_HOSTS
+
+
 def from_environment(warehouse_root: Path | None = None) -> WebSettings:
+    """Settings from the environment. Production always has Secure cookies and HSTS and a list of
+    trusted hosts; a demo answers only on the loopback names unless KNOOPPUNT_TRUSTED_HOSTS says."""
+    production = os.environ.get("KNOOPPUNT_ENV") == "production"
     oidc = None
     if issuer := os.environ.get("KNOOPPUNT_OIDC_ISSUER"):
         missing = [
@@ -84,7 +105,10 @@ def from_environment(warehouse_root: Path | None = None) -> WebSettings:
         idle_timeout=_int("KNOOPPUNT_SESSION_IDLE_SECONDS", 15 * 60),
         absolute_timeout=_int("KNOOPPUNT_SESSION_MAX_SECONDS", 8 * 60 * 60),
         lookups_per_minute=_int("KNOOPPUNT_LOOKUPS_PER_MINUTE", 20),
-        https=os.environ.get("KNOOPPUNT_HTTPS", "") == "1",
+        https=production or os.environ.get("KNOOPPUNT_HTTPS", "") == "1",
+        trusted_hosts=_trusted_hosts(production),
+        logins_per_minute_per_address=_int("KNOOPPUNT_LOGINS_PER_MINUTE_PER_ADDRESS", 10),
+        logins_per_minute_total=_int("KNOOPPUNT_LOGINS_PER_MINUTE", 60),
         map_background=os.environ.get("KNOOPPUNT_MAP_BACKGROUND") or None,
         oidc=oidc,
         local_accounts=os.environ.get("KNOOPPUNT_LOCAL_ACCOUNTS", "1") != "0",
