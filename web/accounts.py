@@ -78,17 +78,25 @@ class AccountStore:
     def __init__(self, warehouse_root: str | Path):
         self.path = Path(warehouse_root) / ACCOUNTS_FILE
         self._lock = threading.Lock()
+        self._cache: tuple[tuple[int, int, int], dict[str, Account]] | None = None
 
     def exists(self) -> bool:
         return self.path.exists()
 
     def _read(self) -> dict[str, Account]:
-        if not self.path.exists():
+        """The accounts, parsed again only when the file changed (checked on every web request)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
             return {}
-        raw = json.loads(self.path.read_text(encoding="utf-8"))
-        return {a["user_id"]: Account(**a) for a in raw.get("accounts", [])}
+        version = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._cache is None or self._cache[0] != version:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            self._cache = (version, {a["user_id"]: Account(**a) for a in raw.get("accounts", [])})
+        return dict(self._cache[1])
 
     def _write(self, accounts: dict[str, Account]) -> None:
+        self._cache = None
         private_dir(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

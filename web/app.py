@@ -24,7 +24,16 @@ from web.accounts import ROLES, AccountStore
 from web.config import WebSettings
 from web.events import SecurityEvents
 from web.oidc import Fetch, OIDCClient, http_fetch
-from web.security import SESSION_COOKIE, RateLimiter, Session, SessionStore, security_headers
+from web.security import (
+    PRE_LOGIN_COOKIE,
+    PRE_LOGIN_SECONDS,
+    SESSION_COOKIE,
+    LoginThrottle,
+    RateLimiter,
+    Session,
+    SessionStore,
+    security_headers,
+)
 
 HERE = Path(__file__).parent
 MAX_BODY = 64 * 1024
@@ -38,7 +47,7 @@ class AppContext:
     sessions: SessionStore
     events: SecurityEvents
     lookup_limiter: RateLimiter
-    login_limiter: RateLimiter
+    login_throttle: LoginThrottle
     templates: Jinja2Templates
     oidc: OIDCClient | None
     headers: dict[str, str]
@@ -55,6 +64,10 @@ class Forbidden(Exception):
 
 class FormRejected(Exception):
     """A POST whose CSRF token is missing, forged or from an ended session."""
+
+
+class MustChangePassword(Exception):
+    """Signed in with a one-time password: nothing but changing it until that is done."""
 
 
 # Navigation per role: (path, label).
@@ -101,6 +114,8 @@ def require(request: Request, *roles: str) -> Session:
     session = session_of(request)
     if not session.authenticated:
         raise NotSignedIn(request.state.session_expired)
+    if session.must_change_password:
+        raise MustChangePassword()
     if roles and session.role not in roles:
         ctx(request).events.record("forbidden", session.user_id, request.url.path)
         raise Forbidden()
@@ -156,7 +171,7 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         sessions=SessionStore(settings.idle_timeout, settings.absolute_timeout),
         events=SecurityEvents(settings.warehouse_root),
         lookup_limiter=RateLimiter(settings.lookups_per_minute),
-        login_limiter=RateLimiter(settings.logins_per_minute),
+        login_throttle=LoginThrottle(settings.logins_per_minute, settings.logins_per_minute_total),
         templates=templates,
         oidc=OIDCClient(settings.oidc, oidc_fetch) if settings.oidc else None,
         headers=security_headers(settings.map_background_origin, settings.https),
@@ -170,6 +185,17 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         session, expired = c.sessions.get(cookie)
         if expired:
             c.events.record("session_expired", None, request.url.path)
+        # Blocked, role changed or password reset since sign-in: the session ends now.
+        if (
+            session is not None
+            and session.auth_method == "lokaal"
+            and c.accounts.current(session.user_id or "", session.generation) is None
+        ):
+            c.sessions.end(session.session_id)
+            c.events.record("session_ended", session.user_id, request.url.path)
+            session, expired = None, True
+        if session is None:
+            session = c.sessions.from_pre_login_cookie(request.cookies.get(PRE_LOGIN_COOKIE))
         request.state.session = session or c.sessions.new()
         request.state.session_expired = expired
         length = request.headers.get("content-length")
@@ -186,15 +212,16 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         else:
             response = await call_next(request)
         current: Session = request.state.session
-        if current.session_id != cookie:
-            response.set_cookie(
-                SESSION_COOKIE,
-                current.session_id,
-                httponly=True,
-                secure=c.settings.https,
-                samesite="strict",
-                path="/",
-            )
+        cookie_options = {"httponly": True, "secure": c.settings.https, "samesite": "strict", "path": "/"}
+        if current.authenticated:
+            if current.session_id != cookie:
+                response.set_cookie(SESSION_COOKIE, current.session_id, **cookie_options)
+                response.delete_cookie(PRE_LOGIN_COOKIE, **cookie_options)
+        else:
+            pre_login = c.sessions.pre_login_cookie(current)
+            response.set_cookie(PRE_LOGIN_COOKIE, pre_login, max_age=PRE_LOGIN_SECONDS, **cookie_options)
+            if cookie:
+                response.delete_cookie(SESSION_COOKIE, **cookie_options)
         for name, value in c.headers.items():
             response.headers.setdefault(name, value)
         return response
@@ -208,6 +235,10 @@ def create_app(settings: WebSettings, *, oidc_fetch: Fetch = http_fetch) -> Fast
         if exc.expired:
             session_of(request).flash.append("Uw sessie is verlopen. Meld u opnieuw aan.")
         return RedirectResponse("/aanmelden", status_code=303)
+
+    @app.exception_handler(MustChangePassword)
+    async def must_change_password(request: Request, exc: MustChangePassword) -> Response:
+        return RedirectResponse("/wachtwoord", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:

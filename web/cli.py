@@ -25,7 +25,7 @@ from web.accounts import ROLES, AccountError, AccountStore, generate_password
 from web.validation import InvalidInput, parse_case, parse_target
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 # The contract for scripts: the first word of ``knooppunt lookup`` and its exit status.
 ANSWERS = {
     "treffer": ("bold orange3", "TREFFER"),

@@ -31,15 +31,14 @@ class WebSettings:
     idle_timeout: int = 15 * 60
     absolute_timeout: int = 8 * 60 * 60
     lookups_per_minute: int = 20
-    logins_per_minute: int = 10
+    logins_per_minute: int = 10  # per client address
+    logins_per_minute_total: int = 60  # from all addresses together
     https: bool = False
     map_background: str | None = None
     oidc: OIDCSettings | None = None
     local_accounts: bool = True
     # Host headers the app answers to (Starlette's TrustedHostMiddleware); "*" only in tests.
     trusted_hosts: tuple[str, ...] = ("*",)
-    logins_per_minute_per_address: int = 10
-    logins_per_minute_total: int = 60
 
     @property
     def map_background_origin(self) -> str | None:
@@ -107,7 +106,7 @@ def from_environment(warehouse_root: Path | None = None) -> WebSettings:
         lookups_per_minute=_int("KNOOPPUNT_LOOKUPS_PER_MINUTE", 20),
         https=production or os.environ.get("KNOOPPUNT_HTTPS", "") == "1",
         trusted_hosts=_trusted_hosts(production),
-        logins_per_minute_per_address=_int("KNOOPPUNT_LOGINS_PER_MINUTE_PER_ADDRESS", 10),
+        logins_per_minute=_int("KNOOPPUNT_LOGINS_PER_MINUTE_PER_ADDRESS", 10),
         logins_per_minute_total=_int("KNOOPPUNT_LOGINS_PER_MINUTE", 60),
         map_background=os.environ.get("KNOOPPUNT_MAP_BACKGROUND") or None,
         oidc=oidc,

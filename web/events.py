@@ -40,6 +40,7 @@ LABELS = {
     "password_reset": "Wachtwoord opnieuw ingesteld",
     "password_changed": "Eigen wachtwoord gewijzigd",
     "login_delayed": "Aanmelden vertraagd (herhaalde pogingen)",
+    "session_ended": "Sessie beëindigd (account geblokkeerd of gewijzigd)",
 }
 # What may be recorded as a user name: an account name as web.accounts allows them. Anything else
 # typed in the user-name field (it may be a BSN or a name) is recorded as this placeholder.

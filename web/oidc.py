@@ -5,8 +5,10 @@ discovery (``/.well-known/openid-configuration``), the authorization redirect wi
 ``nonce`` and a PKCE S256 challenge, the token request with the client secret, and verification of
 the ID token's RS256 signature against the IdP's JWKS plus ``iss``, ``aud``, ``exp``, ``iat`` and
 ``nonce``. The role comes from a claim mapped through ``KNOOPPUNT_OIDC_ROLE_MAP``; a user without a
-mapped role is refused. HTTP calls go through an injectable ``fetch`` so the flow can be tested
-against a local test IdP (see docs/WEB.md for what is and is not tested).
+mapped role is refused. A user is identified by issuer and subject (``iss`` + ``sub``, which the
+IdP never reassigns), as ``oidc-`` plus a hash of both; ``preferred_username`` (which can be
+renamed or reused) and ``name`` are only shown. HTTP calls go through an injectable ``fetch`` so
+the flow can be tested against a local test IdP (see docs/WEB.md for what is and is not tested).
 """
 
 from __future__ import annotations
@@ -158,7 +160,11 @@ class OIDCClient:
         raise OIDCError("De sleutel van het ID-token is onbekend bij de identity provider.")
 
     def user_from_claims(self, claims: dict) -> OIDCUser:
-        user_id = str(claims.get(self.settings.user_claim) or claims.get("sub") or "")
+        issuer = str(claims.get("iss") or self.settings.issuer).rstrip("/")
+        subject = str(claims.get("sub") or "")
+        digest = hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()
+        user_id = f"oidc-{digest[:20]}" if subject else ""
+        shown = str(claims.get("name") or claims.get(self.settings.user_claim) or user_id)
         values = claims.get(self.settings.role_claim) or []
         values = [values] if isinstance(values, str) else list(values)
         roles = [self.settings.role_map[v] for v in values if v in self.settings.role_map]
@@ -167,4 +173,4 @@ class OIDCClient:
             raise OIDCError("Uw account heeft geen rol in Knooppunt; neem contact op met de beheerder.")
         if len(set(roles)) > 1:
             raise OIDCError("Uw account heeft meer dan een rol in Knooppunt; dat is niet toegestaan.")
-        return OIDCUser(user_id, roles[0], str(claims.get("name") or user_id))
+        return OIDCUser(user_id, roles[0], shown)

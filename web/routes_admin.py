@@ -1,4 +1,6 @@
-"""Administrator: local accounts (add with a one-time generated password, block, unblock)."""
+"""Administrator: local accounts (add with a one-time generated password, block, unblock, change
+the role, reset the password). A block, role change or reset ends the account's sessions at once;
+a generated password must be changed at the first sign-in."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ async def add_account(request: Request) -> Response:
             password,
             form.get("naam", "").strip()[:80],
             form.get("team", "").strip()[:80],
+            one_time=True,
         )
     except AccountError as exc:
         return _page(request, 400, error=str(exc))
@@ -60,5 +63,38 @@ async def set_status(request: Request) -> Response:
         ctx(request).accounts.set_active(user_id, active)
     except AccountError as exc:
         return _page(request, 400, error=str(exc))
+    ctx(request).sessions.end_user(user_id)
     ctx(request).events.record("account_unblocked" if active else "account_blocked", session.user_id, user_id)
     return _page(request, notice=f"Account {user_id} is {'vrijgegeven' if active else 'geblokkeerd'}.")
+
+
+@router.post("/beheer/rol")
+async def set_role(request: Request) -> Response:
+    session = require(request, "admin")
+    form = await form_of(request)
+    user_id, role = form.get("gebruiker", ""), form.get("rol", "")
+    if user_id == session.user_id:
+        return _page(request, 400, error="U kunt uw eigen rol niet wijzigen.")
+    try:
+        ctx(request).accounts.set_role(user_id, role)
+    except AccountError as exc:
+        return _page(request, 400, error=str(exc))
+    ctx(request).sessions.end_user(user_id)
+    ctx(request).events.record("role_changed", session.user_id, f"{user_id}: {role}")
+    notice = f"Account {user_id} heeft nu de rol {ROLES[role]}; de lopende sessies zijn beëindigd."
+    return _page(request, notice=notice)
+
+
+@router.post("/beheer/wachtwoord")
+async def reset_password(request: Request) -> Response:
+    session = require(request, "admin")
+    form = await form_of(request)
+    user_id = form.get("gebruiker", "")
+    password = generate_password()
+    try:
+        ctx(request).accounts.set_password(user_id, password, one_time=True)
+    except AccountError as exc:
+        return _page(request, 400, error=str(exc))
+    ctx(request).sessions.end_user(user_id)
+    ctx(request).events.record("password_reset", session.user_id, user_id)
+    return _page(request, reset=(user_id, password))
