@@ -5,13 +5,20 @@ The rule (privacy/README.md, "The boundary"): only ``privacy/`` (the gate, the l
 plumbing (``pipelines/warehouse.py``, ``pipelines/resources.py``) may open the warehouse, the
 release or the identity store. Everything else reaches data through ``privacy.gate.gated_asset``
 (assets), ``privacy.lookup.Lookup`` (the web interface and CLI lookups) or
-``privacy.gate.aggregated_reader`` (notebooks). The scan works on the syntax tree, so comments and
+``privacy.gate.aggregated_reader`` (notebooks).
+
+Which modules may import duckdb, ``pipelines.warehouse`` or ``privacy.identity`` is declared as
+import-linter contracts (pyproject.toml, tests/test_import_contracts.py), which see aliases,
+re-exports and every import, and a runtime guard (tests/test_boundary_runtime.py) checks who opens
+connections; so this scan no longer looks at imports in Python modules. It stays for what
+contracts cannot see: notebooks (all rules), and in modules calls on objects handed in, private
+attributes and SQL text that reads or writes files. It works on the syntax tree, so comments and
 docstrings do not count, and flags:
 
 * calls of ``.connect``, ``.get_connection``, ``.transaction``, ``.cursor`` and of DuckDB's
   module-level readers (``duckdb.sql``, ``duckdb.read_parquet``, ...);
-* imports of ``connect``, ``current_release``, ``load_spatial`` from ``pipelines.warehouse``,
-  of ``open_sandbox`` from ``privacy.gate`` and of ``privacy.identity``;
+* in notebooks only: imports of ``connect``, ``current_release``, ``load_spatial`` from
+  ``pipelines.warehouse``, of ``open_sandbox`` from ``privacy.gate`` and of ``privacy.identity``;
 * access to private attributes of the gate's objects (``._con``, ``._shared``, ``._gated``);
 * string literals with file-reading or -writing SQL (``ATTACH '...'``, ``read_parquet(``,
   ``read_csv(``, ``read_json(``, ``parquet_scan(``, ``COPY ... TO '...'``).
@@ -51,8 +58,12 @@ STRINGS = re.compile(
 )
 
 
-def violations_in_source(source: str, name: str) -> list[str]:
-    """Every way into the data in ``source`` (a module's text), as "name:line: reason"."""
+def violations_in_source(source: str, name: str, *, imports: bool = True) -> list[str]:
+    """Every way into the data in ``source`` (a module's text), as "name:line: reason".
+
+    ``imports=False`` (Python modules) leaves imports and DuckDB's module functions to the
+    import-linter contracts.
+    """
     tree = ast.parse(source, filename=name)
     docstrings = {
         id(node.body[0].value)
@@ -73,15 +84,20 @@ def violations_in_source(source: str, name: str) -> list[str]:
             owner = node.func.value
             if attr in CALLS:
                 add(node, f"calls .{attr}()")
-            elif isinstance(owner, ast.Name) and owner.id == "duckdb" and DUCKDB_MODULE_CALLS.match(attr):
+            elif (
+                imports
+                and isinstance(owner, ast.Name)
+                and owner.id == "duckdb"
+                and DUCKDB_MODULE_CALLS.match(attr)
+            ):
                 add(node, f"calls duckdb.{attr}()")
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif imports and isinstance(node, ast.ImportFrom) and node.module:
             if node.module in FORBIDDEN_MODULES:
                 add(node, f"imports {node.module}")
             for alias in node.names:
                 if (node.module, alias.name) in FORBIDDEN_IMPORTS:
                     add(node, f"imports {alias.name} from {node.module}")
-        elif isinstance(node, ast.Import):
+        elif imports and isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name in FORBIDDEN_MODULES:
                     add(node, f"imports {alias.name}")
@@ -129,7 +145,7 @@ def scan(root: Path = ROOT) -> dict[str, list[str]]:
             if rel.startswith(ALLOWED) or "/.ipynb_checkpoints/" in rel:
                 continue
             source = notebook_source(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
-            found = violations_in_source(source, rel)
+            found = violations_in_source(source, rel, imports=path.suffix == ".ipynb")
             if path.suffix == ".ipynb":
                 found += [
                     f"{rel}: runs a shell command" for line in source.splitlines() if "__shell__(" in line

@@ -11,7 +11,6 @@ from rich.console import Console
 
 from pipelines.environment import current
 from pipelines.signin import TokenOpt, UserOpt, sign_in
-from pipelines.warehouse import Warehouse
 from privacy.exportfiles import export_flags
 from privacy.lookup import Actor, LookupRefused, LookupUnavailable
 
@@ -63,8 +62,8 @@ def export(
         console.print("[red]error:[/red] choose --new or --resolved, not both")
         raise typer.Exit(2)
     change = "new" if new else "resolved" if resolved else None
-    root = Warehouse(warehouse or current().warehouse)
-    account = sign_in(root.root, user, (), token_file, "flags export")
+    root = Path(warehouse or current().warehouse)
+    account = sign_in(root, user, (), token_file, "flags export")
     actor = Actor(account.user_id, account.role)
     case_number = case
     try:
