@@ -35,8 +35,8 @@ audit_app = typer.Typer(
 privacy_app = typer.Typer(
     help="The processing register, the privacy officer's report and retention.", no_args_is_help=True
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="Warehouse folder (default: ./warehouse)")

@@ -191,7 +191,7 @@ def test_report_opens_in_a_browser(warehouse, tmp_path):
     out = tmp_path / "report.html"
     assert (
         runner.invoke(
-            privacy_app, ["report", "--out", str(out), "--warehouse", str(warehouse.root)]
+            privacy_app, ["report", "--out", str(out), "--warehouse", str(warehouse.root), *OFFICER]
         ).exit_code
         == 0
     )

@@ -205,3 +205,31 @@ def test_verify_command_fails_on_a_wiped_log(tmp_path):
     log.head_path.unlink()
     result = runner.invoke(audit_app, ["verify", "--warehouse", str(w.root)])
     assert result.exit_code == 1 and "wiped" in result.output
+
+
+def test_each_published_release_and_its_run_metadata_witness_the_head(tmp_path):
+    from dagster import materialize
+
+    from pipelines.publish import build_release_asset
+    from pipelines.resources import WarehouseResource
+
+    w = old_log(tmp_path)
+    with w.transaction() as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    result = materialize(
+        [build_release_asset([])], resources={"warehouse": WarehouseResource(root=str(w.root))}
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("release")[0].metadata
+    seq, last = ProcessingLog(w).head()
+    assert (metadata["log_head_seq"].value, metadata["log_head_hash"].value) == (seq, last)
+    release = w.root / "releases" / metadata["release"].value
+    assert release.with_name(release.name + witness.RELEASE_SUFFIX).exists()
+    verified = runner.invoke(
+        audit_app, ["verify", "--warehouse", str(w.root), "--seq", str(seq), "--hash", last]
+    )
+    assert verified.exit_code == 0, verified.output
+    wrong = runner.invoke(
+        audit_app, ["verify", "--warehouse", str(w.root), "--seq", str(seq + 1), "--hash", last]
+    )
+    assert wrong.exit_code == 1 and "the given head" in wrong.output

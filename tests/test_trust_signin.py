@@ -64,11 +64,20 @@ def test_throttle_per_address_globally_and_with_progressive_delays():
     now[0] = 3.0
     throttle.succeeded("bibob", "10.0.0.1")
     assert throttle.check("bibob", "10.0.0.1")[0] is None
-    # Per address: 5 a minute (4 used above by 10.0.0.1); then globally: 8 a minute.
-    assert throttle.check("x", "10.0.0.1")[0] is None
-    assert throttle.check("y", "10.0.0.1")[0] == "address"
-    verdicts = [throttle.check("z", f"10.0.1.{i}")[0] for i in range(4)]
-    assert verdicts == [None, None, "total", "total"]
+    # Successes do not count: a whole office behind one address signs in.
+    for _ in range(50):
+        assert throttle.check("collega", "10.0.0.9")[0] is None
+    # Failures do: 5 a minute per address (3 used above by 10.0.0.1), 8 a minute in total.
+    for name in ("x", "y"):
+        throttle.failed(name, "10.0.0.1")
+    assert throttle.check("z", "10.0.0.1")[0] == "address"
+    verdicts = []
+    for i in range(4):
+        verdicts.append(throttle.check("z", f"10.0.1.{i}")[0])
+        throttle.failed("z", f"10.0.1.{i}")
+    assert verdicts == [None, None, None, "total"]
+    now[0] = 70.0  # a minute later the window has passed
+    assert throttle.check("z", "10.0.0.1")[0] is None
 
 
 def test_made_up_names_are_refused_without_hashing(root, monkeypatch):

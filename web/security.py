@@ -171,23 +171,43 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def allow(self, key: str) -> bool:
-        now = self._clock()
+        """Whether one more event is allowed now; if so, it is counted."""
         with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and now - events[0] > self.window:
-                events.popleft()
-            if len(events) >= self.limit:
+            if len(self._recent(key)) >= self.limit:
                 return False
-            events.append(now)
+            self._events.setdefault(key, deque()).append(self._clock())
             return True
+
+    def full(self, key: str) -> bool:
+        """Whether the limit is reached now (counts nothing)."""
+        with self._lock:
+            return len(self._recent(key)) >= self.limit
+
+    def record(self, key: str) -> None:
+        with self._lock:
+            self._recent(key)
+            self._events.setdefault(key, deque()).append(self._clock())
+
+    def _recent(self, key: str) -> deque[float]:
+        """The events of ``key`` within the window; a key without any is forgotten."""
+        now = self._clock()
+        events = self._events.get(key, deque())
+        while events and now - events[0] > self.window:
+            events.popleft()
+        if not events:
+            self._events.pop(key, None)
+        return events
 
 
 class LoginThrottle:
     """Decides, before any password is hashed, whether a sign-in attempt may go ahead.
 
-    * at most ``per_address`` attempts per minute from one client address;
-    * at most ``total`` attempts per minute from everywhere together (bounds the hashing work of
-      the one worker whatever the number of addresses);
+    * at most ``per_address`` failed attempts per minute from one client address;
+    * at most ``total`` failed attempts per minute from everywhere together (bounds the hashing
+      work an attacker causes in the one worker, whatever the number of addresses);
+
+    Only failures count towards these limits, so colleagues signing in from one office address
+    (NAT) in the morning are not held up; an attacker guessing names or passwords fails.
     * after ``free_failures`` failed attempts for one account from one address, each further
       attempt waits twice as long as the previous (1 s, 2 s, 4 s ... at most ``max_delay``); a
       success clears it. Keyed on account *and* address, so nobody can lock a user out from
@@ -215,9 +235,9 @@ class LoginThrottle:
         wait = self.delay(user_id, address)
         if wait > 0:
             return "delay", wait
-        if not self._per_address.allow(address):
+        if self._per_address.full(address):
             return "address", 60.0
-        if not self._total.allow("*"):
+        if self._total.full("*"):
             return "total", 60.0
         return None, 0.0
 
@@ -230,6 +250,8 @@ class LoginThrottle:
         return max(0.0, last + delay - self._clock())
 
     def failed(self, user_id: str, address: str) -> None:
+        self._per_address.record(address)
+        self._total.record("*")
         now = self._clock()
         with self._lock:
             if len(self._failures) > 50_000:  # forget failures older than the longest delay

@@ -230,6 +230,13 @@ def test_admin_adds_an_account_that_can_sign_in(page, base_url):
     shot(page, "12-accounts")
     page.click("[data-testid=afmelden]")
     sign_in(page, base_url, "nieuwe.analist", password)
+    assert page.url.endswith("/wachtwoord")  # a one-time password: change it first
+    page.goto(f"{base_url}/zoeken")
+    assert page.url.endswith("/wachtwoord")
+    page.fill("#nieuw", "mijn-eigen-wachtwoord-1")
+    page.fill("#herhaal", "mijn-eigen-wachtwoord-1")
+    shot(page, "13-wachtwoord")
+    page.click("[data-testid=wachtwoord-wijzigen]")
     assert page.url.endswith("/zoeken")
 
 
