@@ -38,15 +38,20 @@ def make_private(path: Path) -> None:
         os.chmod(path, FILE_MODE)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, mode 0600 from the first byte."""
+def write_private(path: Path, text: str, *, sync: bool = True) -> None:
+    """Write ``text`` to ``path`` atomically, mode 0600 from the first byte.
+
+    ``sync=False`` skips the fsync, for small files rewritten after something already durable
+    (the log's head and witness after the log line: if they lag after a crash, verify says so).
+    """
     private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

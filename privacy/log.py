@@ -270,7 +270,7 @@ class ProcessingLog:
     def _write_head(self, key: bytes, seq: int, last_hash: str) -> None:
         head = {"seq": seq, "hash": last_hash}
         head["mac"] = self._mac(key, head)
-        write_private(self.head_path, json.dumps(head))
+        write_private(self.head_path, json.dumps(head), sync=False)  # after the durable log line
 
     def head(self) -> tuple[int, str]:
         """Seq and hash of the last entry; (-1, GENESIS) for a log without entries."""

@@ -93,8 +93,12 @@ def sign(warehouse: Warehouse, seq: int, hash_: str) -> dict[str, object]:
 
 
 def write_file(warehouse: Warehouse, seq: int, hash_: str) -> None:
-    """Replace the witness file with a signed statement of the current head (private, atomic)."""
-    write_private(witness_path(warehouse), json.dumps(sign(warehouse, seq, hash_)) + "\n")
+    """Replace the witness file with a signed statement of the current head (private, atomic).
+
+    Not fsynced: it follows the durable log line on every append; after a crash it may lag, which
+    verify accepts (a witness behind the log), never run ahead.
+    """
+    write_private(witness_path(warehouse), json.dumps(sign(warehouse, seq, hash_)) + "\n", sync=False)
 
 
 def write_release(warehouse: Warehouse, release: Path, seq: int, hash_: str) -> Path:
