@@ -96,4 +96,3 @@ def key_problem(raw: bytes) -> str | None:
     if len(set(key)) < MIN_DISTINCT_BYTES:
         return "is not random (too few distinct values); generate one with `openssl rand -hex 32`"
     return None
-
