@@ -4,6 +4,7 @@ is blocked or changed, admin role changes and resets, one-time passwords, OIDC b
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import socket
@@ -67,15 +68,18 @@ def test_throttle_per_address_globally_and_with_progressive_delays():
     # Successes do not count: a whole office behind one address signs in.
     for _ in range(50):
         assert throttle.check("collega", "10.0.0.9")[0] is None
-    # Failures do: 5 a minute per address (3 used above by 10.0.0.1), 8 a minute in total.
+        throttle.succeeded("collega", "10.0.0.9")
+    # Failures do: 5 a minute per address (3 counted above for 10.0.0.1, and one attempt from
+    # 10.0.0.2 let through and still open), 8 a minute in total.
     for name in ("x", "y"):
+        assert throttle.check(name, "10.0.0.1")[0] is None
         throttle.failed(name, "10.0.0.1")
     assert throttle.check("z", "10.0.0.1")[0] == "address"
     verdicts = []
     for i in range(4):
         verdicts.append(throttle.check("z", f"10.0.1.{i}")[0])
         throttle.failed("z", f"10.0.1.{i}")
-    assert verdicts == [None, None, None, "total"]
+    assert verdicts == [None, None, "total", "total"]
     now[0] = 70.0  # a minute later the window has passed
     assert throttle.check("z", "10.0.0.1")[0] is None
 
@@ -278,6 +282,7 @@ def test_lookups_answer_under_a_bounded_sign_in_flood(tmp_path):
             return times
 
         quiet = officer_lookups(15)
+        started = time.monotonic()
         threads = [threading.Thread(target=attacker, args=(n,), daemon=True) for n in range(16)]
         for t in threads:
             t.start()
@@ -286,6 +291,7 @@ def test_lookups_answer_under_a_bounded_sign_in_flood(tmp_path):
         stop.set()
         for t in threads:
             t.join(timeout=15)
+        minutes = math.ceil((time.monotonic() - started) / 60)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -297,4 +303,4 @@ def test_lookups_answer_under_a_bounded_sign_in_flood(tmp_path):
         f"{sum(1 for o in outcomes if o == 429)} refused before it (429)"
     )
     assert len(flooded) == 15
-    assert outcomes and hashed <= 10  # one address: at most its 10 a minute were hashed
+    assert outcomes and hashed <= 10 * minutes  # one address: at most 10 a minute reach the hash

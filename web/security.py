@@ -188,6 +188,13 @@ class RateLimiter:
             self._recent(key)
             self._events.setdefault(key, deque()).append(self._clock())
 
+    def refund(self, key: str) -> None:
+        """Take back the latest event of ``key`` (an attempt that turned out to succeed)."""
+        with self._lock:
+            events = self._events.get(key)
+            if events:
+                events.pop()
+
     def _recent(self, key: str) -> deque[float]:
         """The events of ``key`` within the window; a key without any is forgotten."""
         now = self._clock()
@@ -207,7 +214,9 @@ class LoginThrottle:
       work an attacker causes in the one worker, whatever the number of addresses);
 
     Only failures count towards these limits, so colleagues signing in from one office address
-    (NAT) in the morning are not held up; an attacker guessing names or passwords fails.
+    (NAT) in the morning are not held up; an attacker guessing names or passwords fails. An
+    attempt is counted when it is let through (before hashing) and refunded when it succeeds, so
+    concurrent attempts cannot slip past the limit while earlier ones are still being hashed.
     * after ``free_failures`` failed attempts for one account from one address, each further
       attempt waits twice as long as the previous (1 s, 2 s, 4 s ... at most ``max_delay``); a
       success clears it. Keyed on account *and* address, so nobody can lock a user out from
@@ -235,10 +244,13 @@ class LoginThrottle:
         wait = self.delay(user_id, address)
         if wait > 0:
             return "delay", wait
-        if self._per_address.full(address):
-            return "address", 60.0
-        if self._total.full("*"):
-            return "total", 60.0
+        with self._lock:  # check and reserve together
+            if self._per_address.full(address):
+                return "address", 60.0
+            if self._total.full("*"):
+                return "total", 60.0
+            self._per_address.record(address)
+            self._total.record("*")
         return None, 0.0
 
     def delay(self, user_id: str, address: str) -> float:
@@ -250,8 +262,7 @@ class LoginThrottle:
         return max(0.0, last + delay - self._clock())
 
     def failed(self, user_id: str, address: str) -> None:
-        self._per_address.record(address)
-        self._total.record("*")
+        """The attempt let through by :meth:`check` failed: it stays counted; delays grow."""
         now = self._clock()
         with self._lock:
             if len(self._failures) > 50_000:  # forget failures older than the longest delay
@@ -260,6 +271,9 @@ class LoginThrottle:
             self._failures[(user_id, address)] = (count + 1, now)
 
     def succeeded(self, user_id: str, address: str) -> None:
+        """The attempt let through by :meth:`check` succeeded: it does not count; delays reset."""
+        self._per_address.refund(address)
+        self._total.refund("*")
         with self._lock:
             self._failures.pop((user_id, address), None)
 
