@@ -33,6 +33,7 @@ from privacy.overview import Filters, Overview
 from privacy.purge import purge
 from privacy.triage import TriageStore
 from sources.synthetic import generate
+from web.accounts import AccountStore
 
 ANALYST = Actor("analist1", "analyst")
 PURPOSE = "signaalanalyse_ondermijning"
@@ -79,7 +80,11 @@ def _export(warehouse: Warehouse, tmp_path, *flags: str) -> list[dict[str, str]]
     out = tmp_path / f"export{'-'.join(flags)}.csv"
     args = ["export", "--purpose", PURPOSE, "--format", "csv", "--out", str(out)]
     args += ["--warehouse", str(warehouse.root), "--case", CASE, "--user", "analist1", *flags]
-    result = CliRunner().invoke(flags_app, args)
+    # The command line signs in with a web account (pipelines.signin); the role is the account's.
+    password = "analist1-password-for-tests"  # noqa: S105 - a test account
+    if AccountStore(warehouse.root).get("analist1") is None:
+        AccountStore(warehouse.root).add("analist1", "analyst", password)
+    result = CliRunner(env={"KNOOPPUNT_PASSWORD": password}).invoke(flags_app, args)
     assert result.exit_code == 0, result.output
     return list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig")), delimiter=";"))
 
@@ -352,7 +357,7 @@ def test_purge_removes_history_and_decisions_past_retention(runs, tmp_path):
     store.write_text("".join(json.dumps({**d, "at": old}) + "\n" for d in lines))
     assert resolved >= 2 and len(lines) == 3
 
-    result = purge(warehouse)
+    result = purge(warehouse, Actor("privacy1", "privacy_officer"))  # a named privacy officer
     assert result.tables_dropped == []
     assert result.history_rows_removed["signals.flag_history"] == resolved
     assert result.decisions_removed == 1
@@ -377,7 +382,7 @@ def test_purge_removes_history_and_decisions_past_retention(runs, tmp_path):
     purged = [e for e in ProcessingLog(warehouse).entries() if e.action == "purge"]
     assert purged[-1].details["history_rows_removed"]["signals.flag_history"] == resolved
     assert purged[-1].details["triage_decisions_removed"] == 1
-    again = purge(warehouse)  # nothing left past retention: nothing changes
+    again = purge(warehouse, Actor("privacy1", "privacy_officer"))  # nothing left: nothing changes
     assert (again.history_rows_removed, again.decisions_removed) == ({}, 0)
 
 
