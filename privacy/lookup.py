@@ -97,6 +97,13 @@ EXPORT_READS: dict[str, list[str]] = {
     "bag.adres": [*_ADDRESS, "openbare_ruimte_naam", "woonplaats_naam"],
     "bag.openbare_ruimte": ["openbare_ruimte_id", "naam"],
 }
+# What a case export reads besides the flags: each looked-up address and where it lies.
+CASE_EXPORT_READS: dict[str, list[str]] = {
+    "bag.adres": [*_ADDRESS, "openbare_ruimte_naam", "woonplaats_naam"],
+    "bag.verblijfsobject": ["verblijfsobject_id", "hoofdadres_id", "x", "y"],
+    "bag.verblijfsobject_pand": ["verblijfsobject_id", "pand_id"],
+    "bag.pand": ["pand_id", "geometry"],
+}
 
 
 @dataclass(frozen=True)
@@ -529,18 +536,21 @@ class Lookup:
         )
         return rows
 
-    def case_export(self, actor: Actor, purpose: str, case_number: str) -> list[dict[str, Any]]:
+    def case_export(self, actor: Actor, purpose: str, case_number: str, *, fmt: str) -> list[dict[str, Any]]:
         """The addresses looked up under this purpose and case, one row each, with today's answer.
 
         Exactly the addresses of the case's hit/no-hit requests (an address, or "straat huisnummer"
         in the street box); a target that was not in the BAG is a row with its typed value and the
-        answer ``onbekend``. No evidence and no persons. Logged as an export of the case.
+        answer ``onbekend``. No evidence and no persons. Its reads (:data:`CASE_EXPORT_READS`) must
+        be among the purpose's sources; logged like :meth:`export`, with the file format ``fmt`` and
+        every exported place, so the anomaly report weighs it like the lookups it repeats.
         """
         register = load_register(self.register_path)
-        context = {"export": True, "case_export": True}
+        context = {"export": True, "case_export": True, "format": fmt}
         p = self._allowed(register, actor, purpose, case_number, context)
         if actor.role == FRONTLINE:
             self._refuse(register, actor, p, "front-line roles cannot export lists", context)
+        self._check_sources(register, actor, p, CASE_EXPORT_READS, context)
         looked_up: dict[str, None] = {}
         unknown: dict[str, None] = {}
         for entry in self.log.entries():
@@ -601,20 +611,15 @@ class Lookup:
                 "export",
                 actor.user_id,
                 role=actor.role,
-                objects=[
-                    {"soortObjectId": "BAG nummeraanduiding", "objectId": n, "betrokkenheid": "geëxporteerd"}
-                    for n in ids
-                ],
-                inputs={
-                    "signals.flags": list(FLAG_KEYS),
-                    "bag.adres": ["nummeraanduiding_id", "openbare_ruimte_naam", "huisnummer", "postcode"],
-                    "bag.verblijfsobject": ["hoofdadres_id", "x", "y"],
-                    "bag.pand": ["pand_id", "geometry"],
-                },
+                objects=_exported(
+                    [{**r, "huisnummertoevoeging": r["toevoeging"]} for r in rows if "toevoeging" in r]
+                ),
+                inputs={**CASE_EXPORT_READS, "signals.flags": list(FLAG_KEYS)},
                 row_counts={"rows": len(rows)},
                 details={
                     "case_number": case_number,
                     "case_export": True,
+                    "format": fmt,
                     "flags": sorted({f for r in rows for f in r["flags"]}),
                     "with_evidence": False,
                 },

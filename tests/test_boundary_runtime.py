@@ -70,10 +70,13 @@ def test_web_lookups_open_connections_only_through_privacy(tmp_path, monkeypatch
     login = {"csrf_token": token("/aanmelden"), "gebruiker": "bibob", "wachtwoord": PASSWORD}
     assert c.post("/aanmelden", data=login).status_code == 303
     form = {"csrf_token": token("/zoeken"), "soort": "address", "doel": "bibob_screening", "zaak": "BIB-1"}
-    hit = c.post("/zoeken", data={**form, "postcode": "1234AB", "huisnummer": "3"})
+    answered = c.post("/zoeken", data={**form, "postcode": "1234AB", "huisnummer": "3"})
+    assert answered.status_code == 303  # post/redirect/get
+    hit = c.get(answered.headers["location"])
     assert "Treffer" in hit.text
     rid = re.search(r'name="verzoek" value="([^"]+)"', hit.text).group(1)
-    assert c.post("/details", data={"csrf_token": token("/zoeken"), "verzoek": rid}).status_code == 200
+    details = c.post("/details", data={"csrf_token": token("/zoeken"), "verzoek": rid})
+    assert details.status_code == 303 and c.get(details.headers["location"]).status_code == 200
     export = {"csrf_token": token("/export"), "doel": "bibob_screening", "zaak": "BIB-1", "formaat": "csv"}
     assert c.post("/export", data=export).status_code == 200
     assert openers, "the lookups opened no connection at all: the guard saw nothing"

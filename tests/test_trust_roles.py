@@ -111,3 +111,23 @@ def test_exports_are_logged_with_format_places_and_case_and_weighed_by_the_anoma
     ]
     assert early == [("voor_inspectie", "collega", "export", inspected)]
     assert {a.rule for a in found} >= {"voor_inspectie"}
+
+
+def test_a_case_export_is_checked_and_logged_like_an_export(root, tmp_path):
+    lookup = Lookup(root)
+    lookup.hit(BIBOB, "bibob_screening", "BIB-ZAAK", Target("address", "1234AB|3||"))
+    rows = lookup.case_export(BIBOB, "bibob_screening", "BIB-ZAAK", fmt="csv")
+    entry = list(ProcessingLog(root).entries())[-1]
+    assert (entry.action, entry.details["format"], entry.details["case_export"]) == ("export", "csv", True)
+    assert entry.inputs["bag.pand"] == ["pand_id", "geometry"]
+    exported = sorted(a.value for a in accesses([entry]) if a.action == "export")
+    assert exported == ["1234AB|3||"]
+    assert {o["objectId"] for o in entry.objects if o["soortObjectId"] == "BAG nummeraanduiding"} == {
+        r["nummeraanduiding_id"] for r in rows
+    }
+
+    without_pand = Lookup(root, register_path=register_without(tmp_path, "bibob_screening", ["bag.pand"]))
+    with pytest.raises(LookupRefused, match="table bag.pand is not a source"):
+        without_pand.case_export(BIBOB, "bibob_screening", "BIB-ZAAK", fmt="gpkg")
+    refused = list(ProcessingLog(root).entries())[-1]
+    assert (refused.action, refused.details["format"]) == ("refusal", "gpkg")

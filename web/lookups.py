@@ -628,10 +628,12 @@ class LookupService:
             for c in choices
         ]
 
-    def case_export(self, user_id: str, role: str, purpose: str, case: str) -> tuple[list[dict], str | None]:
+    def case_export(
+        self, user_id: str, role: str, purpose: str, case: str, fmt: str
+    ) -> tuple[list[dict], str | None]:
         """The addresses looked up under this case with today's answer, logged; or a Dutch refusal."""
         try:
-            return self.lookup.case_export(Actor(user_id, role), purpose, case), None
+            return self.lookup.case_export(Actor(user_id, role), purpose, case, fmt=fmt), None
         except LookupRefused as exc:
             return [], dutch_refusal(exc.reason)
         except UNAVAILABLE:

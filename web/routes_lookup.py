@@ -346,7 +346,7 @@ async def export(request: Request) -> Response:
     if _rate_limited(request, session):
         return _export_page(request, session, 429, error=RATE_MESSAGE, form=form)
     rows, refused = await run_in_threadpool(
-        service(request).case_export, session.user_id or "", session.role or "", purpose, case
+        service(request).case_export, session.user_id or "", session.role or "", purpose, case, fmt
     )
     if refused:
         return _export_page(request, session, 403, error=refused, form=form, error_field="doel")
