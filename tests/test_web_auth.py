@@ -191,3 +191,11 @@ def test_session_store_expiry_and_rate_limiter_with_a_clock():
     assert limiter.allow("v")
     now[0] += 61
     assert limiter.allow("u")
+
+
+def test_the_admins_row_buttons_name_the_account_they_act_on(root):
+    c = client(root)
+    sign_in(c, "beheer")
+    page = c.get("/beheer").text
+    for action in ("Blokkeren", "Rol wijzigen", "Nieuw wachtwoord"):
+        assert f'aria-label="{action}: bibob"' in page
