@@ -193,7 +193,7 @@ def scan(folder: Path, source: str, *, settle_seconds: float = 0) -> tuple[list[
 
 def loaded(con: duckdb.DuckDBPyConnection, source: str) -> Loaded | None:
     """What the warehouse holds for ``source`` according to ``meta.delivery``."""
-    from pipelines.warehouse import table_exists
+    from privacy.sqltext import table_exists
 
     if not table_exists(con, "meta.delivery"):
         return None

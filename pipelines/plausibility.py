@@ -26,7 +26,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipelines.warehouse import Warehouse, connect, table_exists
+from pipelines.warehouse import Warehouse, connect
+from privacy.sqltext import table_exists
 
 DEFAULTS = Path(__file__).with_name("plausibility.yaml")
 ENV = "KNOOPPUNT_PLAUSIBILITY"

@@ -28,6 +28,7 @@ import duckdb
 import duckdb_extension_spatial
 
 from pipelines.files import make_private, private_dir
+from privacy.sqltext import table_exists
 
 DEFAULT_ROOT = Path("warehouse")
 MAIN_DB = "knooppunt.duckdb"
@@ -130,26 +131,6 @@ class Warehouse:
             con.execute("COMMIT")
         finally:
             con.close()
-
-
-def sql_literal(value: str) -> str:
-    """A SQL string literal, quotes doubled (for constants from configuration, not user input)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_list(values: list[str] | tuple[str, ...]) -> str:
-    """``('a', 'b')`` for an IN clause; ``(NULL)`` (matches nothing) when empty."""
-    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, _, name = qualified.rpartition(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema or "main", name],
-        ).fetchone()[0]
-    )
 
 
 RELEASES = "releases"

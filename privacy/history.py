@@ -20,8 +20,8 @@ import datetime as dt
 
 import duckdb
 
-from pipelines.warehouse import sql_literal, table_exists
 from privacy.register import Register, subtract_duration
+from privacy.sqltext import sql_literal, table_exists
 
 HISTORY = "signals.flag_history"
 EVIDENCE = "signals.flag_evidence"

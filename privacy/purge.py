@@ -21,11 +21,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from pipelines.warehouse import RELEASES, Warehouse, publish, table_exists
+from pipelines.warehouse import RELEASES, Warehouse, publish
 from privacy.history import open_flag_keys, purge_history
 from privacy.log import LogEntry, LogError, ProcessingLog
 from privacy.lookup import Actor, Lookup
 from privacy.register import Register, load_register, subtract_duration
+from privacy.sqltext import table_exists
 from privacy.triage import TriageStore
 
 PURGE_ROLE = "privacy_officer"

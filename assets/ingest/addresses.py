@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.warehouse import table_exists
+from privacy.sqltext import table_exists
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from assets.ingest.common import IngestReport, replace_rejects, replace_table, t
 from pipelines.deliveries import refuse
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.retries import retry_transient_io
-from pipelines.warehouse import Warehouse, table_exists
+from pipelines.warehouse import Warehouse
 from privacy.identity import IDENTITY_SCHEMA, IdentityStore
 from privacy.pseudonym import Pseudonymiser
+from privacy.sqltext import table_exists
 from sources.brp import BrpPerson, leeftijd, read_brp
 from sources.errors import Reject
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.warehouse import sql_list
+from privacy.sqltext import sql_list
 from sources.enforcement import INSTRUMENTS, STATUSES
 
 BAG_ID = {

@@ -33,10 +33,10 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
 
 from assets.signals.assets import FLAG_PURPOSE, OVERVIEW_PURPOSE
 from assets.signals.sql import RESULT_COLUMNS
-from pipelines.warehouse import sql_literal
 from privacy.gate import GatedConnection, gated_asset
 from privacy.history import COUNTS, EVIDENCE, HISTORY, RUNS, expired_sql, flag_key_sql
 from privacy.register import load_register
+from privacy.sqltext import sql_literal
 
 HISTORY_COLUMNS = {
     "flag_key": "VARCHAR",

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assets.signals.config import SignalsConfig
-from pipelines.warehouse import sql_list, sql_literal
+from privacy.sqltext import sql_list, sql_literal
 
 RESULT_COLUMNS = (
     "flag",
