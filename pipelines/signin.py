@@ -82,7 +82,9 @@ def sign_in(
         if not user:
             raise _refuse("meld u aan met --user NAAM (wachtwoord via KNOOPPUNT_PASSWORD of de prompt)", 2)
         user_id = user.strip().lower()
-        password = os.environ.get(ENV_PASSWORD) or typer.prompt(f"Wachtwoord voor {user_id}", hide_input=True)
+        password = os.environ.get(ENV_PASSWORD) or typer.prompt(
+            f"Wachtwoord voor {user_id}", hide_input=True, err=True
+        )
         account = store.authenticate(user_id, password)
         method = "cli"
     if account is None:
