@@ -26,8 +26,12 @@ import duckdb
 import pyarrow as pa
 
 from sources.bag.gemeenten import keep_gemeenten, selected_woonplaatsen
-from sources.bag.load import IN_ONDERZOEK, history_columns, select_current
-from sources.bag.load import _insert as insert_cast  # the stand's casting insert, one way to cast
+from sources.bag.load import (
+    IN_ONDERZOEK,
+    history_columns,
+    insert_cast,  # the stand's casting insert: one way to cast
+    select_current,
+)
 from sources.bag.mutations import IN_ONDERZOEK as IO
 from sources.bag.mutations import MutationDelivery
 from sources.bag.objects import ID_COLUMNS, OBJECT_TYPES, TABLES

@@ -159,7 +159,7 @@ def _checks(columns: tuple[tuple[str, str, str], ...]) -> list[tuple[str, str]]:
     ]
 
 
-def _insert(
+def insert_cast(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: tuple[tuple[str, str, str], ...],
@@ -377,7 +377,7 @@ def _load(
                     kind = result.kind or ""
                     ref = kind + " {} voorkomen {}"
                     target, columns = f"bag.history_{TABLES[kind]}", history_columns(kind)
-                rejects.extend(_insert(con, target, columns, table, ref, result.name))
+                rejects.extend(insert_cast(con, target, columns, table, ref, result.name))
     read_seconds = time.perf_counter() - started
     stand_date = dt.date.fromisoformat(stand) if stand else None
     effective = as_of or stand_date
