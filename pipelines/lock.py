@@ -40,7 +40,7 @@ class WarehouseBusy(RuntimeError):
         self.holder = holder
         super().__init__(
             f"another run ({holder.get('id', 'unknown')}, since {holder.get('since', 'unknown')}) "
-            f"holds the warehouse {root}"
+            f"holds the warehouse in {Path(root).resolve()}"
         )
 
 

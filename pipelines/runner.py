@@ -27,6 +27,7 @@ class Outcome:
     alert: Alert | None = None  # what `knooppunt run --alert` sends (pipelines.alerts)
     blocked: list[str] = field(default_factory=list)  # plausibility findings that held the run
     unchanged: bool = True  # False only if a failure came after the generation was promoted
+    release: str | None = None  # the published release's file name
 
     def print(self, console: Console) -> None:
         table = Table(title=f"knooppunt run {self.run_id[:8]}")
@@ -44,7 +45,8 @@ class Outcome:
             console.print(f"[red]failed:[/red] {failure}")
         if self.success:
             console.print(
-                "[green]run succeeded; its generation is the warehouse now, release published[/green]"
+                f"[green]run succeeded; release {self.release} published[/green] "
+                "(the web interface, `knooppunt serve`, reads it)"
             )
         elif self.blocked:
             console.print(
@@ -113,6 +115,8 @@ def run_pipeline(
             mat = event.event_specific_data.materialization
             rows = mat.metadata.get("dagster/row_count")
             outcome.materialized[mat.asset_key.to_user_string()] = rows.value if rows else None
+            if "release" in mat.metadata:
+                outcome.release = mat.metadata["release"].value
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
             result = "passed" if ev.passed else ev.severity.value

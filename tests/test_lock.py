@@ -47,7 +47,7 @@ def test_a_second_writer_is_refused_naming_the_holder_and_since_when(tmp_path):
             pass
         message = str(refused.value)
         assert message.startswith("another run (run-nightly-1, since 20")
-        assert message.endswith(f"holds the warehouse {tmp_path}")
+        assert message.endswith(f"holds the warehouse in {tmp_path.resolve()}")
         assert holder(tmp_path)["pid"] == proc.pid
     finally:
         proc.kill()
