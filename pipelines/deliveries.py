@@ -107,7 +107,10 @@ class Delivery:
 
     @property
     def names(self) -> str:
-        return ", ".join(f.path.name for f in self.files)
+        """The files, for messages: all of them up to three, else the first three and a count."""
+        shown = ", ".join(f.path.name for f in self.files[:3])
+        rest = len(self.files) - 3
+        return f"{shown} and {rest} more file{'s' if rest > 1 else ''}" if rest > 0 else shown
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def scan(folder: Path, source: str, *, settle_seconds: float = 0) -> tuple[list[
         )
         for (stand, how, _), files in groups.items()
     ]
-    deliveries.sort(key=lambda d: (d.stand_date, d.names))
+    deliveries.sort(key=lambda d: (d.stand_date, [f.path.name for f in d.files]))
     return deliveries, settling
 
 

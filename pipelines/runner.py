@@ -28,6 +28,7 @@ class Outcome:
     blocked: list[str] = field(default_factory=list)  # plausibility findings that held the run
     unchanged: bool = True  # False only if a failure came after the generation was promoted
     release: str | None = None  # the published release's file name
+    deliveries: dict[str, str] = field(default_factory=dict)  # source -> loaded / skipped, and why
 
     def print(self, console: Console) -> None:
         table = Table(title=f"knooppunt run {self.run_id[:8]}")
@@ -36,6 +37,8 @@ class Outcome:
         for key, rows in sorted(self.materialized.items()):
             table.add_row(key, "" if rows is None else f"{rows:,}")
         console.print(table)
+        for source, reason in sorted(self.deliveries.items()):
+            console.print(f"{source}: {reason}")
         for outcome in ("passed", "WARN", "ERROR"):
             names = sorted(name for name, result in self.checks.items() if result == outcome)
             if names:
@@ -117,6 +120,8 @@ def run_pipeline(
             outcome.materialized[mat.asset_key.to_user_string()] = rows.value if rows else None
             if "release" in mat.metadata:
                 outcome.release = mat.metadata["release"].value
+            if "delivery" in mat.metadata:
+                outcome.deliveries[mat.asset_key.path[0]] = mat.metadata["delivery"].value
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
             result = "passed" if ev.passed else ev.severity.value

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from rich.console import Console
 
-from pipelines.deliveries import Loaded, decide
+from pipelines.deliveries import Delivery, DeliveryFile, Loaded, decide
 from pipelines.generation import GenerationError, create, discard, finish, pending
 from pipelines.plausibility import Metrics, compare, load_thresholds
-from pipelines.runner import run_pipeline
+from pipelines.runner import Outcome, run_pipeline
 from pipelines.warehouse import Warehouse, current_release
 from sources.bag.delivery import check_extract
 from sources.errors import SourceError
@@ -461,3 +462,19 @@ def test_a_generation_is_a_copy_and_is_not_promoted_over_a_warehouse_that_change
     assert problems == []
     assert counts(Warehouse(root).path, ["t"]) == {"t": 3} and counts(release, ["t"]) == {"t": 3}
     assert pending(root) == [] and current_release(Warehouse(root)) == release
+
+
+def test_a_delivery_of_many_files_is_named_in_one_short_line_and_the_run_says_what_it_did():
+    files = tuple(DeliveryFile(Path(f"basisprofiel-{n}.json"), 10, f"{n:064x}") for n in range(40))
+    many = Delivery("kvk", dt.date(2026, 11, 1), files, "file name")
+    assert many.names == "basisprofiel-0.json, basisprofiel-1.json, basisprofiel-2.json and 37 more files"
+    assert Delivery("kvk", dt.date(2026, 11, 1), files[:2], "file name").names == (
+        "basisprofiel-0.json, basisprofiel-1.json"
+    )
+    outcome = Outcome(success=True, run_id="r1", release="20261129T020000Z.duckdb")
+    outcome.deliveries = {"kvk": f"{many.names} is the delivery already loaded (run r0); tables kept"}
+    console = Console(record=True, width=200)
+    outcome.print(console)
+    text = console.export_text()
+    assert "kvk: basisprofiel-0.json" in text and "37 more files" in text
+    assert "release 20261129T020000Z.duckdb published" in text
