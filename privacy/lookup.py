@@ -99,9 +99,9 @@ EXPORT_READS: dict[str, list[str]] = {
 }
 # What a case export reads besides the flags: each looked-up address and where it lies.
 CASE_EXPORT_READS: dict[str, list[str]] = {
-    "bag.adres": [*_ADDRESS, "openbare_ruimte_naam", "woonplaats_naam"],
-    "bag.verblijfsobject": ["verblijfsobject_id", "hoofdadres_id", "x", "y"],
-    "bag.verblijfsobject_pand": ["verblijfsobject_id", "pand_id"],
+    "bag.adres": EXPORT_READS["bag.adres"],
+    "bag.verblijfsobject": [*_VBO["bag.verblijfsobject"], "x", "y"],
+    "bag.verblijfsobject_pand": _VBO["bag.verblijfsobject_pand"],
     "bag.pand": ["pand_id", "geometry"],
 }
 
