@@ -244,6 +244,16 @@ class ObjectBatch:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def clear(self) -> None:
+        """Empty the batch (after :meth:`to_arrow` and taking :attr:`rejects`)."""
+        self.rows.clear()
+        self.wkb.clear()
+        self.xy.clear()
+        self.hoofdadres.clear()
+        for values in self.lists.values():
+            values.clear()
+        self.rejects = []
+
     def _reject(self, d: dict[bytes, bytes], reason: str) -> None:
         ident = (d.get(b"identificatie") or b"?").decode("utf-8", "replace")
         vid = (d.get(b"voorkomenidentificatie") or b"?").decode("utf-8", "replace")

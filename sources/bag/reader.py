@@ -17,11 +17,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 
+import numpy as np
 import pyarrow as pa
 
+from sources.bag import columnar
 from sources.bag.delivery import Part
 from sources.bag.objects import OBJECT_TYPES, InOnderzoekBatch, ObjectBatch, without_control_characters
-from sources.bag.scanner import MAX_RECORD_BYTES, Header, StandScanner
+from sources.bag.scanner import MAX_RECORD_BYTES, Blocks, Header, StandScanner
 from sources.errors import Reject, SourceError
 
 BATCH_ROWS = 50_000
@@ -53,16 +55,23 @@ def parse_part(part: Part) -> PartResult:
         scanner = StandScanner(part.name, stream, limit=part.size or None)
         result = PartResult(part.name, None)
         batch: ObjectBatch | InOnderzoekBatch | None = None
-        for blocks in scanner:
+        for chunk in scanner:
             if batch is None:
-                batch = _new_batch(part, scanner.header, blocks[0])
+                batch = _new_batch(part, scanner.header, chunk.first())
                 result.kind = batch.object_type if isinstance(batch, ObjectBatch) else "IO"
+            if result.kind in columnar.TYPES and chunk.text is not None:
+                if len(batch):  # rows of an earlier chunk read by block come first
+                    _flush(result, batch)
+                    batch = _new_batch(part, scanner.header, chunk.first())
+                if (table := _read_chunk(chunk, batch, result)) is not None and table.num_rows:
+                    result.tables.append(table)
+                continue
             add = batch.add
-            for block in blocks:
+            for block in chunk.blocks:
                 add(block)
             if len(batch) >= BATCH_ROWS:
                 _flush(result, batch)
-                batch = _new_batch(part, scanner.header, blocks[0])
+                batch = _new_batch(part, scanner.header, chunk.first())
         if batch is not None:
             _flush(result, batch)
         result.rejects.extend(
@@ -98,6 +107,44 @@ def _flush(result: PartResult, batch: ObjectBatch | InOnderzoekBatch) -> None:
         result.rejects.extend(rejects)
         if table.num_rows:
             result.tables.append(table)
+
+
+def _read_chunk(chunk: Blocks, batch: ObjectBatch, result: PartResult) -> pa.Table | None:
+    """The voorkomens of a chunk in document order: the regular blocks read by
+    :mod:`sources.bag.columnar`, the others by ``ObjectBatch`` (which, with
+    ``without_control_characters``, also makes their rejects)."""
+    try:
+        table, irregular = columnar.read_chunk(chunk, batch.object_type, batch.fields, batch.type_code)
+    except pa.ArrowInvalid as exc:
+        raise SourceError(result.name, f"text is not valid UTF-8 ({exc})") from exc
+    except ValueError:  # not regular as a whole (an entity, a comment, a '>' in text, ...)
+        table, irregular = None, np.arange(len(chunk))
+    if len(irregular) == 0:
+        return table
+    accepted = []
+    for i in irregular:
+        before = len(batch)
+        batch.add(chunk.blocks[i])
+        if len(batch) > before:
+            accepted.append(i)
+    result.rejects.extend(batch.rejects)
+    if not accepted:
+        batch.clear()
+        return table
+    try:
+        rest = batch.to_arrow().append_column("_block", pa.array(accepted, pa.int64()))
+    except pa.ArrowInvalid as exc:
+        raise SourceError(result.name, f"text is not valid UTF-8 ({exc})") from exc
+    batch.clear()
+    rest, rejects = without_control_characters(rest, result.kind or "", result.name)
+    result.rejects.extend(rejects)
+    blocks = rest["_block"].to_numpy()
+    rest = rest.drop_columns(["_block"])
+    if table is None:
+        return rest
+    regular = np.setdiff1d(np.arange(len(chunk)), irregular)
+    order = np.argsort(np.concatenate([regular, blocks]), kind="stable")
+    return pa.concat_tables([table, rest]).take(pa.array(order))
 
 
 def default_processes() -> int:

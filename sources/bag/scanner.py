@@ -52,6 +52,75 @@ GEMEENTE = re.compile(rb"GemeenteIdentificatie>\s*(\d{4})\s*<")
 _IDENT = re.compile(rb"[:<]identificatie(?:Van\w+)?\b[^>]*>\s*([^<\s]+)")
 
 
+class Blocks:
+    """Complete ``stand`` blocks read in one go (a few MB).
+
+    ``text`` holds them; ``starts`` is the offset of every block's start tag, ``lt`` and ``gt``
+    the offsets of every ``<`` and ``>`` in ``text``, ``words`` its :func:`words`. :attr:`blocks`
+    is the text after each start tag up to the next (made on first use). ``text`` is None when an
+    over-long block was dropped (then only :attr:`blocks` is left).
+    """
+
+    def __init__(
+        self,
+        text: bytes | None,
+        open_tag: bytes,
+        lt: np.ndarray | None = None,
+        gt: np.ndarray | None = None,
+        starts: np.ndarray | None = None,
+        blocks: list[bytes] | None = None,
+        w: np.ndarray | None = None,
+    ):
+        self.text = text
+        self.words = w  # :func:`words` of text
+        self.open_tag = open_tag
+        self.lt = lt
+        self.gt = gt
+        self.starts = starts
+        self._blocks = blocks
+
+    @property
+    def blocks(self) -> list[bytes]:
+        if self._blocks is None:
+            skip = len(self.open_tag)
+            ends = [*self.starts[1:].tolist(), len(self.text)]
+            self._blocks = [self.text[s + skip : e] for s, e in zip(self.starts.tolist(), ends, strict=True)]
+        return self._blocks
+
+    def __len__(self) -> int:
+        return len(self.starts) if self._blocks is None else len(self._blocks)
+
+    def first(self) -> bytes:
+        """The first block."""
+        if self._blocks is not None:
+            return self._blocks[0]
+        end = self.starts[1] if len(self.starts) > 1 else len(self.text)
+        return self.text[self.starts[0] + len(self.open_tag) : end]
+
+
+def words(text: bytes, extra: int = 64) -> np.ndarray:
+    """The little-endian 8-byte word starting at every offset of ``text`` (an unaligned view over
+    a copy padded with ``extra`` zero bytes, so words near the end read zeros)."""
+    padded = text + bytes(extra + 8)
+    return np.ndarray((len(text) + extra,), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def word(tag: bytes) -> np.uint64:
+    return np.frombuffer(tag[:8].ljust(8, b"\0"), dtype="<u8")[0]
+
+
+def _tag_offsets(text: bytes, w: np.ndarray, lt: np.ndarray, tags: tuple[bytes, ...]) -> list[np.ndarray]:
+    """Per tag, the offsets among ``lt`` where it starts (``w``: :func:`words` of ``text``)."""
+    if all(8 <= len(tag) <= 16 for tag in tags):
+        head = w[lt]
+        found = []
+        for tag in tags:
+            at = lt[head == word(tag)]
+            found.append(at[w[at + len(tag) - 8] == word(tag[-8:])])
+        return found
+    return [np.array([m.start() for m in re.finditer(re.escape(tag), text)], dtype=np.int64) for tag in tags]
+
+
 @dataclass(frozen=True, slots=True)
 class Header:
     """What a deelbestand says about itself before its first block."""
@@ -85,20 +154,12 @@ def _balanced(text: bytes) -> bool:
     return unmatched == 0 or unmatched == text.count(b"/>")
 
 
-def _well_formed(text: bytes) -> bool | None:
-    """:func:`_balanced` with vectorised byte counts (the hot path); None if ``text`` has a ``!``.
-
-    Same rules as :func:`_balanced`; a ``!`` may open a comment, which the caller strips first.
-    """
-    a = np.frombuffer(text, dtype=np.uint8)
-    if (a == 33).any():
-        return None
-    lt = a == 60
-    opening = int(np.count_nonzero(lt))
-    if opening != int(np.count_nonzero(a == 62)) and _UNTERMINATED.search(text):
+def _well_formed(text: bytes, a: np.ndarray, lt: np.ndarray, gt: np.ndarray) -> bool:
+    """:func:`_balanced` from the offsets of every ``<`` and ``>`` (the hot path)."""
+    if len(lt) != len(gt) and _UNTERMINATED.search(text):
         return False
-    unmatched = opening - 2 * int(np.count_nonzero(lt[:-1] & (a[1:] == 47)))
-    return unmatched == 0 or unmatched == text.count(b"/>")
+    unmatched = len(lt) - 2 * int(np.count_nonzero(a[lt[lt < len(a) - 1] + 1] == 47))
+    return unmatched == 0 or unmatched == int(np.count_nonzero(a[gt[gt > 0] - 1] == 47))
 
 
 class StandScanner:
@@ -178,8 +239,9 @@ class StandScanner:
         root_prefix = root.group(1) or b""
         return b"<" + sl + b":stand>", b"</" + sl + b":stand>", b"</" + root_prefix + b"bagStand>"
 
-    def __iter__(self) -> Iterator[list[bytes]]:
-        """Yield lists of complete blocks (the text between ``<sl:stand>`` and ``</sl:stand>``)."""
+    def __iter__(self) -> Iterator[Blocks]:
+        """Yield complete blocks (the text between ``<sl:stand>`` and ``</sl:stand>``), a few MB
+        at a time."""
         buf = self._read()
         while len(buf) < 65536:
             more = self._read()
@@ -207,23 +269,27 @@ class StandScanner:
                 cut += len(close_tag)
                 text = buf[:cut]
                 buf = buf[cut:]
-                well_formed = _well_formed(text)
-                if well_formed is None:  # a '!': maybe a comment, strip and check again
+                a = np.frombuffer(text, dtype=np.uint8)
+                lt = np.flatnonzero(a == 60)
+                if len(lt) and (a[lt[lt < len(a) - 1] + 1] == 33).any() and b"<!--" in text:
                     text = strip_comments(text)
-                    well_formed = _balanced(text)
-                blocks = text.split(open_tag)
-                if blocks[0].strip():
+                    a = np.frombuffer(text, dtype=np.uint8)
+                    lt = np.flatnonzero(a == 60)
+                gt = np.flatnonzero(a == 62)
+                w = words(text)
+                starts, closes = _tag_offsets(text, w, lt, (open_tag, close_tag))
+                if text[: starts[0] if len(starts) else len(text)].strip():
                     raise SourceError(
                         self.name, "malformed XML: unexpected content between objects", f"byte {offset}"
                     )
-                del blocks[0]
-                if not well_formed or len(blocks) != text.count(close_tag):
-                    self._locate_error(blocks, open_tag, close_tag, offset)
+                chunk = Blocks(text, open_tag, lt, gt, starts, w=w)
+                if not _well_formed(text, a, lt, gt) or len(starts) != len(closes):
+                    self._locate_error(chunk.blocks, open_tag, close_tag, offset)
                 offset += cut
-                if len(text) > MAX_RECORD_BYTES:
-                    blocks = self._drop_oversized(blocks)
-                if blocks:
-                    yield blocks
+                if len(starts) and (np.diff(starts, append=len(text)) > MAX_RECORD_BYTES).any():
+                    chunk = Blocks(None, open_tag, blocks=self._drop_oversized(chunk.blocks))
+                if len(chunk):
+                    yield chunk
             if eof:
                 break
             more = self._read()
