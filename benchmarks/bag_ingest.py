@@ -1,6 +1,6 @@
 """BAG ingest benchmark: full ingest throughput and memory versus a bare streaming expat pass.
 
-    python benchmarks/bag_ingest.py --addresses 200000 [--processes 2]
+    python benchmarks/bag_ingest.py --addresses 200000 1000000 [--processes 2]
     python benchmarks/bag_ingest.py --extract path/to/BAGNLDL-xxxx.zip [--processes 2]
 
 Prints, for the same XML deelbestanden and the same number of processes:
@@ -8,12 +8,14 @@ Prints, for the same XML deelbestanden and the same number of processes:
 * the full ingest (``assets.ingest.bag.load_bag``: unzip, parse, current-voorkomen selection,
   load into DuckDB in one transaction): XML MB, seconds, MB/s, objects/s;
 * peak memory and CPU seconds of this process and all its descendants (workers, fork server),
-  sampled every 50 ms;
+  sampled every 50 ms: the sum of RSS (counts pages shared between the fork server and its
+  workers once per process) and the sum of PSS (shared pages divided among their sharers: the
+  tree's real footprint);
 * a bare expat pass (``xml.parsers.expat`` ParserCreate + Parse in 1 MB chunks, no handlers)
   over the same files, fanned out the same way, and the ratio ingest / bare.
 
-``--addresses N`` builds the input with the synthetic municipality generator
-(``sources.synthetic.generate``).
+``--addresses N [N ...]`` builds the input with the synthetic municipality generator
+(``sources.synthetic.generate``), one size after another, and ends with a summary table.
 """
 
 from __future__ import annotations
@@ -50,21 +52,25 @@ class ProcessTree:
         self.proc = psutil.Process()
         self.interval = interval
         self.peak = 0
+        self.peak_pss = 0
         self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        total = 0
+        total = pss = 0
         for proc in [self.proc, *self.proc.children(recursive=True)]:
             try:
                 with proc.oneshot():
-                    total += proc.memory_info().rss
+                    memory = proc.memory_full_info()  # smaps_rollup: rss and pss
                     times = proc.cpu_times()
             except Exception:  # noqa: S112 - a child may exit between listing and reading
                 continue
+            total += memory.rss
+            pss += memory.pss
             self._cpu[proc.pid] = times.user + times.system
         self.peak = max(self.peak, total)
+        self.peak_pss = max(self.peak_pss, pss)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -123,58 +129,89 @@ def bare_expat(source: Path, processes: int) -> tuple[int, float]:
         return total, time.perf_counter() - start
 
 
+def measure(source: Path, processes: int, workdir: Path) -> dict[str, float]:
+    """Load ``source`` into a fresh warehouse, then a bare expat pass over it; print and return
+    the figures."""
+    from assets.ingest.bag import load_bag
+    from pipelines.warehouse import Warehouse
+
+    print(f"source: {source}")
+    with ProcessTree() as tree:
+        report = load_bag(Warehouse(workdir / "warehouse"), source, processes=processes)
+    ingest_cpu = tree.cpu_seconds
+    mb = report.bytes / 1e6
+    current = sum(report.objects.values())
+    voorkomens = int(report.extra.get("voorkomens", 0))
+    print(f"processes: {processes}")
+    print(f"current objects: {report.objects}  voorkomens: {voorkomens}  rejects: {report.rejects}")
+    print(
+        f"full ingest : {mb:9.1f} MB XML in {report.seconds:7.2f} s = {mb / report.seconds:7.1f} MB/s, "
+        f"{voorkomens / report.seconds:9.0f} voorkomens/s, "
+        f"{current / report.seconds:9.0f} current objects/s"
+    )
+    print(
+        f"  of which  : read (unzip, parse, append) {report.extra['read_seconds']} s, "
+        f"current selection and derived tables {report.extra['select_seconds']} s"
+    )
+    print(
+        f"peak memory : {tree.peak / 1e6:9.1f} MB RSS, {tree.peak_pss / 1e6:9.1f} MB PSS "
+        "(sum over this process and its descendants)"
+    )
+    with ProcessTree() as bare:
+        total, seconds = bare_expat(source, processes)
+    bare_cpu = bare.cpu_seconds
+    ratio = (mb / report.seconds) / (total / 1e6 / seconds)
+    print(f"bare expat  : {total / 1e6:9.1f} MB XML in {seconds:7.2f} s = {total / 1e6 / seconds:7.1f} MB/s")
+    print(f"ratio ingest / bare expat (wall clock): {ratio:.2f}")
+    print(
+        f"CPU (all processes): ingest {ingest_cpu:.1f} s = {mb / ingest_cpu:.1f} MB per CPU-s, "
+        f"bare expat {bare_cpu:.1f} s = {total / 1e6 / bare_cpu:.1f} MB per CPU-s, "
+        f"ratio {bare_cpu / ingest_cpu:.2f}"
+    )
+    return {
+        "xml_mb": mb,
+        "voorkomens": voorkomens,
+        "seconds": report.seconds,
+        "mb_s": mb / report.seconds,
+        "voorkomens_s": voorkomens / report.seconds,
+        "expat_mb_s": total / 1e6 / seconds,
+        "ratio": ratio,
+        "ratio_cpu": bare_cpu / ingest_cpu,
+        "rss_mb": tree.peak / 1e6,
+        "pss_mb": tree.peak_pss / 1e6,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = ap.add_mutually_exclusive_group(required=True)
-    group.add_argument("--addresses", type=int, help="generate an extract of about N addresses")
+    group.add_argument("--addresses", type=int, nargs="+", help="generate extracts of about N addresses")
     group.add_argument("--extract", type=Path, help="an LVBAG extract (zip, folder or XML)")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    from assets.ingest.bag import load_bag
-    from pipelines.warehouse import Warehouse
 
-    with tempfile.TemporaryDirectory(prefix="bag-bench-") as tmp:
-        tmpdir = Path(tmp)
-        if args.extract:
-            source = args.extract
-        else:
-            t = time.perf_counter()
-            source = build_input(tmpdir / "data", args.addresses, args.seed)
-            built = time.perf_counter() - t
-            print(f"input: sources.synthetic, {args.addresses} addresses; built in {built:.1f} s")
-        print(f"source: {source}")
-        with ProcessTree() as tree:
-            report = load_bag(Warehouse(tmpdir / "warehouse"), source, processes=args.processes)
-        ingest_cpu = tree.cpu_seconds
-        mb = report.bytes / 1e6
-        current = sum(report.objects.values())
-        voorkomens = int(report.extra.get("voorkomens", 0))
-        print(f"processes: {args.processes}")
-        print(f"current objects: {report.objects}  voorkomens: {voorkomens}  rejects: {report.rejects}")
+    rows = []
+    for size in args.addresses or [None]:
+        with tempfile.TemporaryDirectory(prefix="bag-bench-") as tmp:
+            tmpdir = Path(tmp)
+            if size is None:
+                source = args.extract
+            else:
+                t = time.perf_counter()
+                source = build_input(tmpdir / "data", size, args.seed)
+                print(f"input: sources.synthetic, {size} addresses; built in {time.perf_counter() - t:.1f} s")
+            rows.append((size, measure(source, args.processes, tmpdir)))
+    print()
+    print("| addresses | XML MB | voorkomens | ingest s | MB/s | voorkomens/s | expat MB/s | ratio (wall) "
+          "| ratio (CPU) | peak RSS MB | peak PSS MB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for size, r in rows:
         print(
-            f"full ingest : {mb:9.1f} MB XML in {report.seconds:7.2f} s = {mb / report.seconds:7.1f} MB/s, "
-            f"{voorkomens / report.seconds:9.0f} voorkomens/s, "
-            f"{current / report.seconds:9.0f} current objects/s"
-        )
-        print(
-            f"  of which  : read (unzip, parse, append) {report.extra['read_seconds']} s, "
-            f"current selection and derived tables {report.extra['select_seconds']} s"
-        )
-        print(f"peak memory : {tree.peak / 1e6:9.1f} MB (RSS of this process and its descendants)")
-        with ProcessTree() as bare:
-            total, seconds = bare_expat(source, args.processes)
-        bare_cpu = bare.cpu_seconds
-        print(
-            f"bare expat  : {total / 1e6:9.1f} MB XML in {seconds:7.2f} s = {total / 1e6 / seconds:7.1f} MB/s"
-        )
-        print(
-            f"ratio ingest / bare expat (wall clock): {(mb / report.seconds) / (total / 1e6 / seconds):.2f}"
-        )
-        print(
-            f"CPU (all processes): ingest {ingest_cpu:.1f} s = {mb / ingest_cpu:.1f} MB per CPU-s, "
-            f"bare expat {bare_cpu:.1f} s = {total / 1e6 / bare_cpu:.1f} MB per CPU-s, "
-            f"ratio {bare_cpu / ingest_cpu:.2f}"
+            f"| {size or 'extract'} | {r['xml_mb']:.0f} | {r['voorkomens']} | {r['seconds']:.1f} "
+            f"| {r['mb_s']:.0f} | {r['voorkomens_s']:.0f} | {r['expat_mb_s']:.0f} "
+            f"| {r['ratio']:.2f} | {r['ratio_cpu']:.2f} "
+            f"| {r['rss_mb']:.0f} | {r['pss_mb']:.0f} |"
         )
 
 

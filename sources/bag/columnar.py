@@ -231,8 +231,8 @@ def read_chunk(
     if len(keep) == 0:
         return None, irregular
     named = [column for column, _ in single if not column.startswith("_")]
-    values = chunk.take(where[: len(named), keep].ravel())
-    columns = {column: values.slice(i * len(keep), len(keep)) for i, column in enumerate(named)}
+    # one take per column: a slice of one shared array would carry (and pickle) all of its buffer
+    columns = {column: chunk.take(where[i, keep]) for i, column in enumerate(named)}
     if lists:
         columns["nevenadres_ids"] = pa.ListArray.from_arrays(
             pa.array(np.zeros(len(keep) + 1, dtype=np.int32)), pa.array([], pa.string())
