@@ -197,16 +197,23 @@ def test_a_pand_with_an_interior_ring_is_irregular(monkeypatch, tmp_path):
     assert irregular_blocks(edited, "PND") == [0]
 
 
-def test_long_namespace_prefixes_fall_back_to_the_reference_reader(monkeypatch, tmp_path):
-    long = b"ObjectenMetEenHeelLangeVoorvoegselNaam"
+@pytest.mark.parametrize(
+    ("prefix", "vectorised"),
+    [
+        (b"ObjectenLang", True),  # names up to 32 bytes: told apart by their first and last 16
+        (b"ObjectenMetEenLangVoorvoegsel", True),  # up to 64: compared in full
+        (b"ObjectenMetEenHeelErgLangVoorvoegselVanVeertigTekens", False),  # longer: reference reader
+    ],
+)
+def test_long_namespace_prefixes(prefix, vectorised, monkeypatch, tmp_path):
     data = (
         inner_xml("NUM")
-        .replace(b"Objecten:", long + b":")
-        .replace(b"xmlns:Objecten=", b"xmlns:" + long + b"=")
+        .replace(b"Objecten:", prefix + b":")
+        .replace(b"xmlns:Objecten=", b"xmlns:" + prefix + b"=")
     )
     ref, _ = assert_same(part_of(tmp_path, data), monkeypatch)
     assert ref.num_rows > 0
-    assert len(irregular_blocks(data, "NUM")) == len(chunk_of(data))
+    assert irregular_blocks(data, "NUM") == ([] if vectorised else list(range(len(chunk_of(data)))))
 
 
 def test_other_prefixes_are_read_vectorised(monkeypatch, tmp_path):
@@ -221,3 +228,16 @@ def test_blocks_after_an_oversized_record_keep_their_order(monkeypatch, tmp_path
     edited = edit_block(data, 1, b"<Objecten:status>", huge + b"<Objecten:status>")
     ref, rejects = assert_same(part_of(tmp_path, edited), monkeypatch)
     assert any("limit per record" in r for r in rejects)
+
+
+def test_names_that_differ_only_in_the_middle_are_told_apart(monkeypatch, tmp_path):
+    prefix = b"ObjectenMetEenLangVoorvoegsel"
+    data = (
+        inner_xml("NUM")
+        .replace(b"Objecten:", prefix + b":")
+        .replace(b"xmlns:Objecten=", b"xmlns:" + prefix + b"=")
+    )
+    # same length, same first and last 16 bytes as the real end tag: only a full comparison tells
+    edited = edit_block(data, 1, b"</" + prefix + b":postcode>", b"</ObjectenMetEenLaXgVoorvoegsel:postcode>")
+    assert_same(part_of(tmp_path, edited), monkeypatch)
+    assert irregular_blocks(edited, "NUM") == list(range(len(chunk_of(edited))))

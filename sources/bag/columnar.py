@@ -52,33 +52,45 @@ _EXTRA = {
     "VBO": (("hoofdadres_id", b"NummeraanduidingRef"), ("_pos", b"pos")),
     "PND": (("_ring", b"posList"),),
 }
-_FULL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MAX_NAME = 64  # a longer end-tag name sends the chunk to the reference reader
 _MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
 def _end_tag_names(w: np.ndarray, text: bytes, start: np.ndarray, length: np.ndarray):
-    """(local name or None per distinct name, code per tag, True where the name is verified).
+    """(local name or None per distinct name, code per tag); codes number the distinct names in
+    order of first appearance.
 
-    A name is told by its length and its first and last 16 bytes, so names of up to 32 bytes are
-    told apart exactly; a longer name is marked unverified (a field with such a name makes its
-    blocks irregular)."""
-    k = np.minimum(length, 16)
-    head = [w[start] & _MASKS[np.minimum(k, 8)], w[start + 8] & _MASKS[np.clip(k - 8, 0, 8)]]
-    tail_at = start + np.maximum(length - 16, 0)
-    tail = [w[tail_at] & _MASKS[np.minimum(k, 8)], w[tail_at + 8] & _MASKS[np.clip(k - 8, 0, 8)]]
+    A name is keyed by its length and its first and last 16 bytes, and every tag's name is then
+    compared with the first tag of its code: in full for names of more than 32 bytes. A chunk where
+    two names share a key, or with a name of more than 64 bytes, raises ValueError."""
+    head = [w[start], w[start + 8]]
+    tail = [w[start + length - 16], w[start + length - 8]]
+    short = np.flatnonzero(length < 16)
+    if len(short):  # only the name's own bytes count: mask the rest, the tail is the head
+        k = length[short]
+        for i, word_mask in enumerate((_MASKS[np.minimum(k, 8)], _MASKS[np.clip(k - 8, 0, 8)])):
+            head[i][short] &= word_mask
+            tail[i][short] = head[i][short]
     key = length.astype(np.uint64)
     for part in (*head, *tail):
         key = (key * np.uint64(0x100000001B3)) ^ part
-    codes, _ = pd.factorize(key, sort=False)  # codes numbered in order of first appearance
+    codes, _ = pd.factorize(key, sort=False)
     first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
     rep = first[codes]
     if not all(np.array_equal(part, part[rep]) for part in (*head, *tail, length)):
-        raise ValueError("hash collision between end tag names")
+        raise ValueError("two end tag names share a key")
+    long = np.flatnonzero(length > 32)
+    if len(long):
+        if int(length[long].max()) > _MAX_NAME:
+            raise ValueError("an end tag name longer than 64 bytes")
+        k = length[long]
+        for offset in range(16, _MAX_NAME - 16, 8):  # the middle bytes the key left out
+            valid = np.clip(k - 16 - offset, 0, 8)
+            part = w[start[long] + offset] & _MASKS[valid]
+            if not np.array_equal(part, w[start[rep[long]] + offset] & _MASKS[valid]):
+                raise ValueError("two end tag names share a key")
     names = []
     for i in first:
-        if length[i] > 32:
-            names.append(None)
-            continue
         m = _LOCAL.fullmatch(text[start[i] : start[i] + length[i]])
         names.append(m.group(1) if m else None)
     return names, codes

@@ -57,12 +57,12 @@ def parse_part(part: Part) -> PartResult:
         batch: ObjectBatch | InOnderzoekBatch | None = None
         for chunk in scanner:
             if batch is None:
-                batch = _new_batch(part, scanner.header, chunk.first())
+                batch = _new_batch(part, scanner.header, chunk.block(0))
                 result.kind = batch.object_type if isinstance(batch, ObjectBatch) else "IO"
             if result.kind in columnar.TYPES and chunk.text is not None:
                 if len(batch):  # rows of an earlier chunk read by block come first
                     _flush(result, batch)
-                    batch = _new_batch(part, scanner.header, chunk.first())
+                    batch = _new_batch(part, scanner.header, chunk.block(0))
                 if (table := _read_chunk(chunk, batch, result)) is not None and table.num_rows:
                     result.tables.append(table)
                 continue
@@ -71,7 +71,7 @@ def parse_part(part: Part) -> PartResult:
                 add(block)
             if len(batch) >= BATCH_ROWS:
                 _flush(result, batch)
-                batch = _new_batch(part, scanner.header, chunk.first())
+                batch = _new_batch(part, scanner.header, chunk.block(0))
         if batch is not None:
             _flush(result, batch)
         result.rejects.extend(
@@ -124,7 +124,7 @@ def _read_chunk(chunk: Blocks, batch: ObjectBatch, result: PartResult) -> pa.Tab
     accepted = []
     for i in irregular:
         before = len(batch)
-        batch.add(chunk.blocks[i])
+        batch.add(chunk.block(i))
         if len(batch) > before:
             accepted.append(i)
     result.rejects.extend(batch.rejects)

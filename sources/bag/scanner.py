@@ -90,12 +90,12 @@ class Blocks:
     def __len__(self) -> int:
         return len(self.starts) if self._blocks is None else len(self._blocks)
 
-    def first(self) -> bytes:
-        """The first block."""
+    def block(self, i: int) -> bytes:
+        """The ``i``-th block (without making :attr:`blocks`)."""
         if self._blocks is not None:
-            return self._blocks[0]
-        end = self.starts[1] if len(self.starts) > 1 else len(self.text)
-        return self.text[self.starts[0] + len(self.open_tag) : end]
+            return self._blocks[i]
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[i] + len(self.open_tag) : end]
 
 
 def words(text: bytes, extra: int = 64) -> np.ndarray:
