@@ -82,6 +82,8 @@ def parse_part(part: Part) -> PartResult:
         )
         result.bytes = scanner.bytes_read
         result.header = scanner.header
+        if len(result.tables) > 1:  # one append per deelbestand for the writer
+            result.tables = [pa.concat_tables(result.tables)]
         return result
 
 
