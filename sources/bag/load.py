@@ -209,33 +209,54 @@ def _list_columns(object_type: str) -> list[str]:
     return [c for c in LIST_COLUMNS if c in {n for n, _, _ in ATTRIBUTES[object_type]}]
 
 
+def _current(object_type: str, select: str, condition: str, several: bool) -> str:
+    """A query of ``select`` over the current voorkomen of every object. Objects with one current
+    voorkomen (all but a handful) are a plain filter; only the objects in ``_several`` (more than
+    one, when ``several``) pay for the window that keeps the latest registered one."""
+    table = TABLES[object_type]
+    ident = ID_COLUMNS[object_type]
+    if not several:
+        return f"SELECT {select} FROM bag.history_{table} WHERE {condition}"
+    return (
+        f"SELECT {select} FROM bag.history_{table} ANTI JOIN _several USING ({ident}) WHERE {condition} "
+        f"UNION ALL (SELECT {select} FROM bag.history_{table} SEMI JOIN _several USING ({ident}) "
+        f"WHERE {condition} {_latest(ident)} QUALIFY row_number() OVER latest = 1)"
+    )
+
+
 def _select_current(
     con: duckdb.DuckDBPyConnection, object_type: str, as_of: dt.date, source: str
 ) -> list[Reject]:
-    """Create ``bag.<table>`` straight from the history with one window query (and, for types
-    with list columns, ``_cur_<table>`` with those lists of the same voorkomens), then list the
-    duplicate current voorkomens (objects with more than one; a hash aggregate finds them)."""
+    """Create ``bag.<table>`` from the history (and, for types with list columns, ``_cur_<table>``
+    with those lists of the same voorkomens). A hash aggregate first finds the objects with more
+    than one current voorkomen (``_several``); only those are ordered by a window, and their
+    voorkomens but the kept one are the duplicate rejects."""
     table = TABLES[object_type]
     ident = ID_COLUMNS[object_type]
     condition = _current_condition(as_of)
-    latest = _latest(ident)
-    current = f"FROM bag.history_{table} WHERE {condition} {latest} QUALIFY row_number() OVER latest = 1"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _several AS SELECT {ident} FROM bag.history_{table} "
+        f"WHERE {condition} GROUP BY ALL HAVING count(*) > 1"
+    )
+    several = con.execute("SELECT count(*) FROM _several").fetchone()[0] > 0
     lists = _list_columns(object_type)
     con.execute(f"DROP TABLE IF EXISTS bag.{table}")
     if lists:
-        con.execute(f"CREATE TABLE bag.{table} AS SELECT * EXCLUDE ({', '.join(lists)}) {current}")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _cur_{table} AS SELECT {ident}, {', '.join(lists)} {current}"
-        )
+        exclude = f"* EXCLUDE ({', '.join(lists)})"
+        con.execute(f"CREATE TABLE bag.{table} AS {_current(object_type, exclude, condition, several)}")
+        links = _current(object_type, f"{ident}, {', '.join(lists)}", condition, several)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cur_{table} AS {links}")
     else:
-        con.execute(f"CREATE TABLE bag.{table} AS SELECT * {current}")
-    dupes = con.execute(
-        f"""WITH several AS (
-            SELECT {ident} FROM bag.history_{table} WHERE {condition} GROUP BY ALL HAVING count(*) > 1)
-        SELECT {ident}, voorkomen_id, first(voorkomen_id) OVER latest AS kept
-        FROM bag.history_{table} SEMI JOIN several USING ({ident}) WHERE {condition}
-        {latest} QUALIFY row_number() OVER latest > 1 ORDER BY 1, 2"""
-    ).fetchall()
+        con.execute(f"CREATE TABLE bag.{table} AS {_current(object_type, '*', condition, several)}")
+    dupes = []
+    if several:
+        latest = _latest(ident)
+        dupes = con.execute(
+            f"""SELECT {ident}, voorkomen_id, first(voorkomen_id) OVER latest AS kept
+            FROM bag.history_{table} SEMI JOIN _several USING ({ident}) WHERE {condition}
+            {latest} QUALIFY row_number() OVER latest > 1 ORDER BY 1, 2"""
+        ).fetchall()
+    con.execute("DROP TABLE _several")
     return [
         Reject(
             source,
@@ -247,28 +268,29 @@ def _select_current(
 
 
 def _derive(con: duckdb.DuckDBPyConnection) -> None:
+    """The link tables and ``bag.adres``, unordered (readers sort; a release stores the tables
+    it searches sorted on their search columns, ``privacy.lookup.RELEASE_ORDER``)."""
     con.execute("DROP TABLE IF EXISTS bag.verblijfsobject_gebruiksdoel")
     con.execute(
         "CREATE TABLE bag.verblijfsobject_gebruiksdoel AS "
-        "SELECT verblijfsobject_id, unnest(gebruiksdoelen) AS gebruiksdoel "
-        "FROM _cur_verblijfsobject ORDER BY ALL"
+        "SELECT verblijfsobject_id, unnest(gebruiksdoelen) AS gebruiksdoel FROM _cur_verblijfsobject"
     )
     con.execute("DROP TABLE IF EXISTS bag.verblijfsobject_pand")
     con.execute(
         "CREATE TABLE bag.verblijfsobject_pand AS SELECT verblijfsobject_id, unnest(pand_ids) AS pand_id "
-        "FROM _cur_verblijfsobject ORDER BY ALL"
+        "FROM _cur_verblijfsobject"
     )
     con.execute("DROP TABLE IF EXISTS bag.nevenadres")
     con.execute(
         """CREATE TABLE bag.nevenadres AS
-        SELECT * FROM (
-            SELECT 'VBO' AS object_type, verblijfsobject_id AS object_id,
-                   unnest(nevenadres_ids) AS nummeraanduiding_id
-            FROM _cur_verblijfsobject
-            UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids) FROM _cur_ligplaats
-            UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids) FROM _cur_standplaats)
-        ORDER BY ALL"""
+        SELECT 'VBO' AS object_type, verblijfsobject_id AS object_id,
+               unnest(nevenadres_ids) AS nummeraanduiding_id
+        FROM _cur_verblijfsobject
+        UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids) FROM _cur_ligplaats
+        UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids) FROM _cur_standplaats"""
     )
+    # koppeling: every (nummeraanduiding, current object) pair with the object's columns; a
+    # nummeraanduiding's hoofdadres object is preferred, then object type and id.
     con.execute("DROP TABLE IF EXISTS bag.adres")
     con.execute(
         """CREATE TABLE bag.adres AS
@@ -278,14 +300,13 @@ def _derive(con: duckdb.DuckDBPyConnection) -> None:
             UNION ALL SELECT 'LIG', ligplaats_id, hoofdadres_id, status, x, y FROM bag.ligplaats
             UNION ALL SELECT 'STA', standplaats_id, hoofdadres_id, status, x, y FROM bag.standplaats
         ), koppeling AS (
-            SELECT hoofdadres_id AS nid, object_type, oid, true AS hoofd
+            SELECT hoofdadres_id AS nid, object_type, oid, true AS hoofd, status, x, y
             FROM objecten WHERE hoofdadres_id IS NOT NULL
-            UNION ALL SELECT nummeraanduiding_id, object_type, object_id, false FROM bag.nevenadres
+            UNION ALL SELECT n.nummeraanduiding_id, n.object_type, n.object_id, false, o.status, o.x, o.y
+            FROM bag.nevenadres n JOIN objecten o ON o.object_type = n.object_type AND o.oid = n.object_id
         ), gekozen AS (
-            SELECT k.nid, k.object_type, k.oid, k.hoofd, o.status, o.x, o.y
-            FROM koppeling k JOIN objecten o USING (object_type, oid)
-            QUALIFY row_number() OVER (PARTITION BY k.nid ORDER BY k.hoofd DESC, k.object_type, k.oid)
-                = 1
+            SELECT * FROM koppeling
+            QUALIFY row_number() OVER (PARTITION BY nid ORDER BY hoofd DESC, object_type, oid) = 1
         )
         SELECT n.nummeraanduiding_id, n.openbare_ruimte_id, r.naam AS openbare_ruimte_naam,
                n.huisnummer, n.huisletter, n.huisnummertoevoeging, n.postcode,
@@ -295,8 +316,7 @@ def _derive(con: duckdb.DuckDBPyConnection) -> None:
         FROM bag.nummeraanduiding n
         LEFT JOIN bag.openbare_ruimte r ON r.openbare_ruimte_id = n.openbare_ruimte_id
         LEFT JOIN bag.woonplaats w ON w.woonplaats_id = coalesce(n.woonplaats_id, r.woonplaats_id)
-        LEFT JOIN gekozen g ON g.nid = n.nummeraanduiding_id
-        ORDER BY n.nummeraanduiding_id"""
+        LEFT JOIN gekozen g ON g.nid = n.nummeraanduiding_id"""
     )
     for table in ("verblijfsobject", "ligplaats", "standplaats"):
         con.execute(f"DROP TABLE IF EXISTS _cur_{table}")
