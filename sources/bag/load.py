@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,21 +169,28 @@ def insert_cast(
     source: str,
 ) -> list[Reject]:
     """Append ``data`` to ``table``, casting in SQL; a voorkomen with a value that does not cast is
-    returned as a reject instead (validated before the insert, so one bad value never aborts the
-    load's transaction). ``ref`` formats a reject's record reference from the first two columns."""
-    checks = _checks(columns)
+    returned as a reject instead. One pass: every cast column is a ``TRY_CAST``, and a voorkomen
+    with a value that did not cast is left out of the insert (so one bad value never aborts the
+    load's transaction); only when the insert took fewer rows than ``data`` holds are the left-out
+    ones read again for their reasons. ``ref`` formats a reject's record reference from the first
+    two columns."""
+    casts = [(name, sql_type) for name, sql_type, expr in columns if expr.startswith("CAST(")]
+    tried = "".join(f", TRY_CAST({name} AS {sql_type}) AS _cast_{name}" for name, sql_type in casts)
+    failed = " OR ".join(f"({name} IS NOT NULL AND _cast_{name} IS NULL)" for name, _ in casts) or "false"
+    select = ", ".join(f"_cast_{name}" if expr.startswith("CAST(") else expr for name, _, expr in columns)
     con.register("_bag_part", data)
     try:
-        bad = " OR ".join(f"({condition})" for condition, _ in checks) or "false"
+        inserted = con.execute(
+            f"INSERT INTO {table} SELECT {select} FROM (SELECT *{tried} FROM _bag_part) WHERE NOT ({failed})"
+        ).fetchone()[0]
+        if inserted == data.num_rows:
+            return []
+        checks = _checks(columns)
+        bad = " OR ".join(f"({condition})" for condition, _ in checks)
+        reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
         first, second = columns[0][0], columns[1][0]
-        rejects: list[Reject] = []
-        if con.execute(f"SELECT count(*) FROM _bag_part WHERE {bad}").fetchone()[0]:
-            reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
-            rows = con.execute(f"SELECT {first}, {second}, {reason} FROM _bag_part WHERE {bad}").fetchall()
-            rejects = [Reject(source, ref.format(a, b), why) for a, b, why in rows]
-        select = ", ".join(e for _, _, e in columns)
-        con.execute(f"INSERT INTO {table} SELECT {select} FROM _bag_part WHERE NOT ({bad})")
-        return rejects
+        rows = con.execute(f"SELECT {first}, {second}, {reason} FROM _bag_part WHERE {bad}").fetchall()
+        return [Reject(source, ref.format(a, b), why) for a, b, why in rows]
     finally:
         con.unregister("_bag_part")
 
@@ -348,16 +356,22 @@ def load_into(
     DuckDB's memory is capped at :data:`MEMORY_LIMIT` during the load (it spills to disk beyond
     that), so the writer's memory does not grow with the extract.
     """
-    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    with _setting(con, "memory_limit", MEMORY_LIMIT):
+        return _load(con, Path(source), as_of, processes, gemeenten)
+
+
+@contextlib.contextmanager
+def _setting(con: duckdb.DuckDBPyConnection, name: str, value: str) -> Iterator[None]:
+    """DuckDB's setting ``name`` at ``value`` for the block, then back to what it was."""
+    previous = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+    con.execute(f"SET {name} = '{value}'")
     try:
-        stats = _load(con, Path(source), as_of, processes, gemeenten)
+        yield
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction must not mask the cause
-            con.execute(f"SET memory_limit = '{previous}'")
+            con.execute(f"SET {name} = '{previous}'")
         raise
-    con.execute(f"SET memory_limit = '{previous}'")
-    return stats
+    con.execute(f"SET {name} = '{previous}'")
 
 
 def _load(
@@ -377,6 +391,9 @@ def _load(
     gemeenten: list[str] = []
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:  # the pool stops when a result cannot be loaded
+        # One DuckDB thread while the workers parse: the appends are small (one deelbestand's
+        # voorkomens), a second thread only adds hand-over costs and takes a core from a worker.
+        stack.enter_context(_setting(con, "threads", "1"))
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="bag-"))
         delivery = find_parts(source, Path(scratch))
         stand = delivery.stand_technische_datum
