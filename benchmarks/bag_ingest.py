@@ -92,6 +92,12 @@ class ProcessTree:
     def cpu_seconds(self) -> float:
         return sum(cpu - self._start.get(pid, 0.0) for pid, cpu in self._cpu.items())
 
+    @property
+    def cpu_by_process(self) -> tuple[float, float]:
+        """(CPU seconds of this process, of all its descendants)."""
+        own = self._cpu.get(self.proc.pid, 0.0) - self._start.get(self.proc.pid, 0.0)
+        return own, self.cpu_seconds - own
+
 
 def build_input(out: Path, addresses: int, seed: int) -> Path:
     """A synthetic municipality's LVBAG extract (``sources.synthetic``), about ``addresses`` big."""
@@ -152,6 +158,11 @@ def measure(source: Path, processes: int, workdir: Path) -> dict[str, float]:
     print(
         f"  of which  : read (unzip, parse, append) {report.extra['read_seconds']} s, "
         f"current selection and derived tables {report.extra['select_seconds']} s"
+    )
+    writer_cpu, worker_cpu = tree.cpu_by_process
+    print(
+        f"CPU         : {ingest_cpu:.1f} s, of which the writer (this process) {writer_cpu:.1f} s, "
+        f"the fork server and its workers {worker_cpu:.1f} s"
     )
     print(
         f"peak memory : {tree.peak / 1e6:9.1f} MB RSS, {tree.peak_pss / 1e6:9.1f} MB PSS "
