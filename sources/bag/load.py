@@ -178,21 +178,21 @@ def insert_cast(
     tried = "".join(f", TRY_CAST({name} AS {sql_type}) AS _cast_{name}" for name, sql_type in casts)
     failed = " OR ".join(f"({name} IS NOT NULL AND _cast_{name} IS NULL)" for name, _ in casts) or "false"
     select = ", ".join(f"_cast_{name}" if expr.startswith("CAST(") else expr for name, _, expr in columns)
-    con.register("_bag_part", data)
-    try:
-        inserted = con.execute(
-            f"INSERT INTO {table} SELECT {select} FROM (SELECT *{tried} FROM _bag_part) WHERE NOT ({failed})"
-        ).fetchone()[0]
-        if inserted == data.num_rows:
-            return []
-        checks = _checks(columns)
-        bad = " OR ".join(f"({condition})" for condition, _ in checks)
-        reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
-        first, second = columns[0][0], columns[1][0]
-        rows = con.execute(f"SELECT {first}, {second}, {reason} FROM _bag_part WHERE {bad}").fetchall()
-        return [Reject(source, ref.format(a, b), why) for a, b, why in rows]
-    finally:
-        con.unregister("_bag_part")
+    # Read through a replacement scan of this local variable, not con.register: a registered
+    # view dropped inside the load's transaction stays in the catalog's undo buffer, and with it
+    # every Arrow table it held, until the commit (GBs for a national extract).
+    bag_part = data  # noqa: F841 - read by name in the SQL below
+    inserted = con.execute(
+        f"INSERT INTO {table} SELECT {select} FROM (SELECT *{tried} FROM bag_part) WHERE NOT ({failed})"
+    ).fetchone()[0]
+    if inserted == data.num_rows:
+        return []
+    checks = _checks(columns)
+    bad = " OR ".join(f"({condition})" for condition, _ in checks)
+    reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
+    first, second = columns[0][0], columns[1][0]
+    rows = con.execute(f"SELECT {first}, {second}, {reason} FROM bag_part WHERE {bad}").fetchall()
+    return [Reject(source, ref.format(a, b), why) for a, b, why in rows]
 
 
 def _current_condition(as_of: dt.date) -> str:
