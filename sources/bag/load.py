@@ -411,7 +411,9 @@ def _load(
         delivery = find_parts(source, Path(scratch))
         stand = delivery.stand_technische_datum
         gemeenten = list(delivery.gemeenten)
-        results = stack.enter_context(contextlib.closing(read_delivery(delivery.parts, processes)))
+        results = stack.enter_context(
+            contextlib.closing(read_delivery(delivery.parts, processes, Path(scratch)))
+        )
         for result in results:
             xml_bytes += result.bytes
             rejects.extend(result.rejects)
