@@ -98,13 +98,13 @@ def _end_tag_names(w: np.ndarray, text: bytes, start: np.ndarray, length: np.nda
 
 def _spans(text: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     """A binary array whose even elements are ``text[starts[i]:ends[i]]`` (odd ones: the gaps)."""
-    offsets = np.empty(2 * len(starts), dtype=np.int64)
+    offsets = np.empty(2 * len(starts), dtype=np.int32)  # a chunk is a few MB
     offsets[0::2] = starts
     offsets[1::2] = ends
     if len(offsets) == 0:
-        return pa.array([], pa.large_binary())
-    return pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+        return pa.array([], pa.binary())
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(text)]
     )
 
 
@@ -178,7 +178,7 @@ class Chunk:
     def take(self, tags: np.ndarray) -> pa.Array:
         """The texts of these end tags (null for -1), as strings."""
         index = 2 * tags
-        return self.values.take(pa.array(index, mask=tags < 0)).cast(pa.large_string()).cast(pa.string())
+        return self.values.take(pa.array(index, mask=tags < 0)).cast(pa.string())
 
     def irregular_if(self, mask: np.ndarray) -> None:
         self.regular &= ~mask
