@@ -16,6 +16,7 @@ from sources.bag import columnar, find_parts, parse_part
 from sources.bag.delivery import Part
 from sources.bag.objects import ObjectBatch
 from sources.bag.scanner import StandScanner
+from sources.errors import SourceError
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 EXTRACT = FIXTURES / "bag" / "BAGNLDL-15092020-small.zip"
@@ -241,3 +242,13 @@ def test_names_that_differ_only_in_the_middle_are_told_apart(monkeypatch, tmp_pa
     edited = edit_block(data, 1, b"</" + prefix + b":postcode>", b"</ObjectenMetEenLaXgVoorvoegsel:postcode>")
     assert_same(part_of(tmp_path, edited), monkeypatch)
     assert irregular_blocks(edited, "NUM") == list(range(len(chunk_of(edited))))
+
+
+def test_text_that_is_not_utf8_is_judged_by_the_reference_reader(monkeypatch, tmp_path):
+    data = inner_xml("NUM")
+    bad_id = edit_block(data, 2, rb">0221200000", b">\xff221200000")  # rejected: not a valid id
+    ref, rejects = assert_same(part_of(tmp_path, bad_id), monkeypatch)
+    assert any("invalid NUM identificatie" in r for r in rejects)
+    bad_text = edit_block(data, 2, rb"<Objecten:status>", b"<Objecten:status>\xff")  # a read field
+    with pytest.raises(SourceError, match="not valid UTF-8"):
+        parse_part(part_of(tmp_path, bad_text))

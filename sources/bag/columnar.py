@@ -19,10 +19,12 @@ How, per chunk:
 3. the text of an element: the bytes between the ``>`` before its end tag and the end tag. The
    chunk becomes one Arrow binary array whose offsets alternate text start / text end, so a
    column is an Arrow ``take`` of its elements: no Python object per value;
-4. which block a tag belongs to: the number of ``stand`` end tags before it;
-5. per block the checks that make it regular (valid identificatie and voorkomenidentificatie,
-   every field read is a leaf, strict decimal coordinates that form a closed ring of at least
-   four positions or one point), with Arrow's vectorised string kernels over the blocks.
+4. which block a tag belongs to: the last block start before it (``Blocks.starts``);
+5. per block the checks that make it regular: a valid identificatie and voorkomenidentificatie
+   and strict decimal coordinates (Arrow regular expressions over the taken columns), every field
+   read a leaf, no empty-element tag, no control character in a text, counts of ``Polygon``,
+   ``posList`` and ``interior`` end tags, one ``srsDimension``, no ``Nevenadres``; a ring must be
+   closed and have at least four positions (numpy over the parsed coordinates).
 
 Field semantics are ``ObjectBatch``'s: a single-valued field is its last non-empty occurrence in
 the block, a list field (``gebruiksdoel``, ``PandRef``) all of them in order.
@@ -221,8 +223,8 @@ def read_chunk(
     """The regular blocks of a chunk as a table with :meth:`ObjectBatch.to_arrow`'s columns (None
     if there are none), and the indices of the irregular blocks (for ``ObjectBatch``).
 
-    Raises ValueError when the chunk cannot be read here at all (the caller reads all of it by
-    block), pa.ArrowInvalid for text that is not UTF-8.
+    Raises ValueError (pa.ArrowInvalid for text that is not UTF-8) when the chunk cannot be read
+    here at all: the caller reads all of it by block.
     """
     chunk = Chunk(blocks)
     single = [*fields, *_EXTRA.get(object_type, ())]
@@ -243,7 +245,7 @@ def read_chunk(
     if len(keep) == 0:
         return None, irregular
     named = [column for column, _ in single if not column.startswith("_")]
-    # one take per column: a slice of one shared array would carry (and pickle) all of its buffer
+    # one take per column: a slice of one shared array would carry all of its buffer to the writer
     columns = {column: chunk.take(where[i, keep]) for i, column in enumerate(named)}
     if lists:
         columns["nevenadres_ids"] = pa.ListArray.from_arrays(

@@ -120,9 +120,8 @@ def _read_chunk(chunk: Blocks, batch: ObjectBatch, result: PartResult) -> pa.Tab
     ``without_control_characters``, also makes their rejects)."""
     try:
         table, irregular = columnar.read_chunk(chunk, batch.object_type, batch.fields, batch.type_code)
-    except pa.ArrowInvalid as exc:
-        raise SourceError(result.name, f"text is not valid UTF-8 ({exc})") from exc
-    except ValueError:  # not regular as a whole (an entity, a comment, a '>' in text, ...)
+    except ValueError:  # not regular as a whole (an entity, a comment, a '>' in text, text that is
+        # not UTF-8 (pa.ArrowInvalid), ...): ObjectBatch reads it and decides
         table, irregular = None, np.arange(len(chunk))
     if len(irregular) == 0:
         return table
