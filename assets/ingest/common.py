@@ -22,19 +22,19 @@ def replace_rejects(con: duckdb.DuckDBPyConnection, source: str, rejects: Iterab
     con.execute(REJECTS_DDL.format(source=source))
     rows = [(r.source_file, r.record_ref, r.reason) for r in rejects]
     if rows:
-        batch = pa.table(
+        batch = pa.table(  # noqa: F841 - read by name in the SQL below
             {
                 "source_file": [r[0] for r in rows],
                 "record_ref": [r[1] for r in rows],
                 "reason": [r[2] for r in rows],
             }
         )
-        con.register("_rejects_batch", batch)
+        # a replacement scan of the local variable: a view registered inside the caller's
+        # transaction would keep the batch alive until its commit (see sources.bag.load.insert_cast)
         con.execute(
             f"INSERT INTO rejects.{source} "
-            "SELECT source_file, record_ref, reason, now()::TIMESTAMP FROM _rejects_batch"
+            "SELECT source_file, record_ref, reason, now()::TIMESTAMP FROM batch"
         )
-        con.unregister("_rejects_batch")
     return len(rows)
 
 
@@ -79,8 +79,4 @@ def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, rows: pa.Table
     schema, _, _ = qualified.partition(".")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute(f"DROP TABLE IF EXISTS {qualified}")
-    con.register("_incoming", rows)
-    try:
-        con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM _incoming")
-    finally:
-        con.unregister("_incoming")
+    con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM rows")  # a replacement scan, as above
