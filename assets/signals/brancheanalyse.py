@@ -11,22 +11,16 @@ as the ``identical_businesses_*`` flags do (:func:`assets.signals.sql.vulnerable
 from __future__ import annotations
 
 from assets.signals.config import load_config
-from assets.signals.sql import vulnerable_sector_sql
+from assets.signals.sql import LEVERING_READS, SBI_READS, VESTIGING_READS, vulnerable_sector_sql
 from privacy.gate import AggregatedReader
 
 PURPOSE = "brancheanalyse"
 READS = {
-    "bag.levering": ["stand_technische_datum"],
+    **LEVERING_READS,
     "bag.adres": ["nummeraanduiding_id", "openbare_ruimte_id", "openbare_ruimte_naam", "woonplaats_naam"],
     "bag.verblijfsobject": ["verblijfsobject_id", "x", "y"],
-    "kvk.vestiging": [
-        "vestigingsnummer",
-        "datum_aanvang",
-        "datum_einde",
-        "nummeraanduiding_id",
-        "verblijfsobject_id",
-    ],
-    "kvk.vestiging_sbi": ["vestigingsnummer", "sbi_code", "sbi_versie", "is_hoofdactiviteit"],
+    **VESTIGING_READS,
+    **SBI_READS,
 }
 
 

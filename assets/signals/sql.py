@@ -41,13 +41,13 @@ RESULT_COLUMNS = (
     "reference_date",
 )
 
-_LEVERING = {"bag.levering": ["stand_technische_datum"]}
+LEVERING_READS = {"bag.levering": ["stand_technische_datum"]}
 _VBO_ADRES = {
     "bag.verblijfsobject": ["verblijfsobject_id", "hoofdadres_id", "x", "y"],
     "bag.nevenadres": ["object_type", "object_id", "nummeraanduiding_id"],
     "bag.verblijfsobject_pand": ["verblijfsobject_id", "pand_id"],
 }
-_VESTIGING = {
+VESTIGING_READS = {
     "kvk.vestiging": [
         "vestigingsnummer",
         "datum_aanvang",
@@ -56,7 +56,7 @@ _VESTIGING = {
         "verblijfsobject_id",
     ]
 }
-_SBI = {"kvk.vestiging_sbi": ["vestigingsnummer", "sbi_code", "sbi_versie", "is_hoofdactiviteit"]}
+SBI_READS = {"kvk.vestiging_sbi": ["vestigingsnummer", "sbi_code", "sbi_versie", "is_hoofdactiviteit"]}
 _PERSOON = {"brp.persoon": ["persoon_id", "overleden", "verblijfsobject_id", "nummeraanduiding_id"]}
 _ADULTS = {"brp.persoon": ["meerderjarig"]}
 _ZAAK = {
@@ -77,30 +77,30 @@ def _merge(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
 
 READS: dict[str, dict[str, list[str]]] = {
     "many_companies_in_building": _merge(
-        _LEVERING,
+        LEVERING_READS,
         _VBO_ADRES,
-        _VESTIGING,
+        VESTIGING_READS,
         {
             "bag.pand": ["pand_id", "geometry"],
             "bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"],
         },
     ),
     "many_companies_at_address": _merge(
-        _LEVERING,
+        LEVERING_READS,
         _VBO_ADRES,
-        _VESTIGING,
+        VESTIGING_READS,
         {"bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"]},
     ),
     "identical_businesses_in_street": _merge(
-        _LEVERING,
+        LEVERING_READS,
         _VBO_ADRES,
-        _VESTIGING,
-        _SBI,
+        VESTIGING_READS,
+        SBI_READS,
         {"bag.nummeraanduiding": ["nummeraanduiding_id", "openbare_ruimte_id"]},
     ),
-    "identical_businesses_nearby": _merge(_LEVERING, _VBO_ADRES, _VESTIGING, _SBI),
+    "identical_businesses_nearby": _merge(LEVERING_READS, _VBO_ADRES, VESTIGING_READS, SBI_READS),
     "overcrowding": _merge(
-        _LEVERING,
+        LEVERING_READS,
         _VBO_ADRES,
         _PERSOON,
         _ADULTS,
@@ -110,15 +110,15 @@ READS: dict[str, dict[str, list[str]]] = {
         },
     ),
     "residents_at_non_residential": _merge(
-        _LEVERING,
+        LEVERING_READS,
         _VBO_ADRES,
         _PERSOON,
         _ADULTS,
         {"bag.verblijfsobject_gebruiksdoel": ["verblijfsobject_id", "gebruiksdoel"]},
     ),
-    "company_churn": _merge(_LEVERING, _VBO_ADRES, _VESTIGING),
+    "company_churn": _merge(LEVERING_READS, _VBO_ADRES, VESTIGING_READS),
     "address_not_in_bag": _merge(
-        _LEVERING,
+        LEVERING_READS,
         {
             "kvk.vestiging": [
                 "vestigingsnummer",
@@ -154,14 +154,14 @@ READS: dict[str, dict[str, list[str]]] = {
         },
     ),
     "enforcement_history": _merge(
-        _LEVERING,
+        LEVERING_READS,
         _VBO_ADRES,
         _ZAAK,
         _ZAAK_DETAIL,
         _PERSOON,
         {"brp.relatie": ["persoon_id", "gerelateerde_id", "relatie"]},
     ),
-    "staff_safety": _merge(_LEVERING, _VBO_ADRES, _ZAAK, _ZAAK_TEAM),
+    "staff_safety": _merge(LEVERING_READS, _VBO_ADRES, _ZAAK, _ZAAK_TEAM),
 }
 
 # -- shared CTEs --------------------------------------------------------------------------------
