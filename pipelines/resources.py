@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from pipelines.lock import warehouse_lock
-from pipelines.warehouse import CONNECTION_CONFIG, Warehouse, load_spatial, prepare
+from pipelines.warehouse import CONNECTION_CONFIG, Warehouse, in_transaction, load_spatial, prepare
 
 if TYPE_CHECKING:
     from pipelines.deliveries import Decision
@@ -83,14 +83,8 @@ class WarehouseResource(ConfigurableResource):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction: commit on success, roll back on error."""
-        with self.get_connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        with self.get_connection() as con, in_transaction(con):
+            yield con
 
 
 class DeliveryResource(ConfigurableResource):

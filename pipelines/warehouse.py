@@ -77,6 +77,18 @@ def connect(database: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPy
     return prepare(duckdb.connect(str(database), read_only=read_only, config=dict(CONNECTION_CONFIG)))
 
 
+@contextlib.contextmanager
+def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` inside one transaction: commit when the body ends, roll back when it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 class Warehouse:
     """A warehouse folder. Cheap to construct; opens connections on demand.
 
@@ -122,13 +134,8 @@ class Warehouse:
         """A read-write connection inside one transaction: commit on success, roll back on error."""
         con = self.connect()
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
+            with in_transaction(con):
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
         finally:
             con.close()
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 from cryptography.fernet import Fernet
 
 from pipelines.files import make_private, private_dir
-from pipelines.warehouse import Warehouse, connect
+from pipelines.warehouse import Warehouse, connect, in_transaction
 from privacy.pseudonym import load_key
 
 ENV_KEY = "KNOOPPUNT_IDENTITY_KEY"
@@ -54,23 +54,19 @@ class IdentityStore:
         con = connect(self.warehouse.identity_path)
         make_private(self.warehouse.identity_path)
         try:
-            con.execute("BEGIN TRANSACTION")
-            con.execute(
-                """CREATE TABLE IF NOT EXISTS persoon (
-                    source VARCHAR, persoon_id VARCHAR, voornamen VARCHAR, voorvoegsel VARCHAR,
-                    geslachtsnaam VARCHAR, geboortedatum DATE, bsn_encrypted VARCHAR)"""
-            )
-            con.execute("DELETE FROM persoon WHERE source = ?", [source])
-            con.register("incoming", stored)
-            con.execute(
-                """INSERT INTO persoon SELECT ?, persoon_id, voornamen, voorvoegsel, geslachtsnaam,
-                   geboortedatum, bsn_encrypted FROM incoming""",
-                [source],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with in_transaction(con):
+                con.execute(
+                    """CREATE TABLE IF NOT EXISTS persoon (
+                        source VARCHAR, persoon_id VARCHAR, voornamen VARCHAR, voorvoegsel VARCHAR,
+                        geslachtsnaam VARCHAR, geboortedatum DATE, bsn_encrypted VARCHAR)"""
+                )
+                con.execute("DELETE FROM persoon WHERE source = ?", [source])
+                con.register("incoming", stored)
+                con.execute(
+                    """INSERT INTO persoon SELECT ?, persoon_id, voornamen, voorvoegsel, geslachtsnaam,
+                       geboortedatum, bsn_encrypted FROM incoming""",
+                    [source],
+                )
         finally:
             con.close()
         return stored.num_rows
