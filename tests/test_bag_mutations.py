@@ -213,9 +213,9 @@ def _pand_id(element: str) -> str:
     return re.search(r'NL.IMBAG.Pand">(\d{16})</Objecten:identificatie>', element).group(1)
 
 
-def test_an_invalid_wordt_record_becomes_a_reject(tmp_path, files, series) -> None:
-    # A pand added on a day on which nothing else happens to it; its identificatie is broken.
-    day, ident = next(
+def _lone_added_pand(series) -> tuple[int, str]:
+    """(day, identificatie) of a pand added on a day on which nothing else happens to it."""
+    return next(
         (i, ident)
         for i in range(DAYS)
         for g in series.groups[_day(i)]
@@ -225,6 +225,11 @@ def test_an_invalid_wordt_record_becomes_a_reject(tmp_path, files, series) -> No
         and (ident := _pand_id(m.wordt))
         and series.mutation_xml(_day(i)).count(f'Pand">{ident}</Objecten:identificatie>') == 1
     )
+
+
+def test_an_invalid_wordt_record_becomes_a_reject(tmp_path, files, series) -> None:
+    # A pand added on a day on which nothing else happens to it; its identificatie is broken.
+    day, ident = _lone_added_pand(series)
     broken = _rewrite(
         files["mutations"][day],
         tmp_path / "broken",
@@ -356,16 +361,7 @@ def test_kenmerk_in_onderzoek_mutations(tmp_path) -> None:
 
 
 def test_a_wordt_value_that_does_not_cast_becomes_a_reject(tmp_path, files, series) -> None:
-    day, ident = next(
-        (i, ident)
-        for i in range(DAYS)
-        for g in series.groups[_day(i)]
-        for m in g
-        if m.kind == "toevoeging"
-        and m.object_type == "PND"
-        and (ident := _pand_id(m.wordt))
-        and series.mutation_xml(_day(i)).count(f'Pand">{ident}</Objecten:identificatie>') == 1
-    )
+    day, ident = _lone_added_pand(series)
 
     def change(text: str) -> str:
         at = text.index(f'Pand">{ident}</Objecten:identificatie>')
