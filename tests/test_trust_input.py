@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import secrets
 
 import pytest
 from fastapi.testclient import TestClient
+from test_web_lookup import PASSWORD, csrf, signed_in
 from test_web_warehouse import build_warehouse
 
 from privacy.log import ProcessingLog
@@ -21,7 +20,6 @@ from web.config import WebSettings
 from web.events import NOT_A_USER_NAME, SecurityEvents
 from web.validation import InvalidInput, parse_case, parse_purpose, parse_target
 
-PASSWORD = secrets.token_urlsafe(16)
 SPELLINGS = ["999990019", "999-99-0019", "999.990.019", "999 99 0019", "bsn_999990019", "BSN999990019"]
 
 
@@ -67,18 +65,6 @@ def root(tmp_path_factory):
     store.add("bibob", "bibob_officer", PASSWORD, "Bea")
     store.add("privacy", "privacy_officer", PASSWORD, "Pim")
     return root
-
-
-def signed_in(root, user: str) -> TestClient:
-    c = TestClient(create_app(WebSettings(warehouse_root=root)), follow_redirects=False)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/aanmelden").text).group(1)
-    r = c.post("/aanmelden", data={"csrf_token": token, "gebruiker": user, "wachtwoord": PASSWORD})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def csrf(c: TestClient, path: str = "/zoeken") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', c.get(path).text).group(1)
 
 
 def log_text(root) -> str:
