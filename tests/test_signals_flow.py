@@ -27,29 +27,27 @@ from web.accounts import AccountStore
 HISTORY = ("flag_history", "flag_evidence", "flag_counts", "flag_runs")  # assets/signals/history.py
 
 
-@pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    root = tmp_path_factory.mktemp("town")
-    summary = generate(root / "data", 3000, 20201)
+def _town(tmp_path_factory, name: str, seed: int, shape: str = "standard"):
+    """A generated municipality, ingested, its signals materialised and published."""
+    root = tmp_path_factory.mktemp(name)
+    summary = generate(root / "data", 3000, seed, shape=shape)
     warehouse = Warehouse(root / "warehouse")
     ingest_delivery(root / "data", warehouse)
     result = materialise_signals(warehouse)
     assert result.success
     publish(warehouse)
     return root / "data", warehouse, summary, result
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    return _town(tmp_path_factory, "town", 20201)
 
 
 @pytest.fixture(scope="module")
 def dense_town(tmp_path_factory):
     """The second, differently shaped municipality (sources/synthetic/shapes.py)."""
-    root = tmp_path_factory.mktemp("dense")
-    summary = generate(root / "data", 3000, 20202, shape="dense")
-    warehouse = Warehouse(root / "warehouse")
-    ingest_delivery(root / "data", warehouse)
-    result = materialise_signals(warehouse)
-    assert result.success
-    publish(warehouse)
-    return root / "data", warehouse, summary, result
+    return _town(tmp_path_factory, "dense", 20202, shape="dense")
 
 
 @pytest.mark.parametrize("municipality", ["town", "dense_town"])
