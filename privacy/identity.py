@@ -61,10 +61,9 @@ class IdentityStore:
                         geslachtsnaam VARCHAR, geboortedatum DATE, bsn_encrypted VARCHAR)"""
                 )
                 con.execute("DELETE FROM persoon WHERE source = ?", [source])
-                con.register("incoming", stored)
-                con.execute(
+                con.execute(  # a replacement scan of the local variable, not a registered view
                     """INSERT INTO persoon SELECT ?, persoon_id, voornamen, voorvoegsel, geslachtsnaam,
-                       geboortedatum, bsn_encrypted FROM incoming""",
+                       geboortedatum, bsn_encrypted FROM stored""",
                     [source],
                 )
         finally:

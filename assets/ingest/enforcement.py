@@ -62,14 +62,13 @@ def load_enforcement(warehouse: Warehouse, paths: list[Path]) -> IngestReport:
     """Replace ``handhaving.zaak`` and ``rejects.handhaving`` with these deliveries, in one transaction."""
     started = time.perf_counter()
     zaken, rejects = collect(paths)
-    staging = pa.Table.from_pylist(
+    staging = pa.Table.from_pylist(  # noqa: F841 - read by name in the SQL below
         [{name: getattr(z, name, None) for name in STAGING_SCHEMA.names} for z in zaken],
         schema=STAGING_SCHEMA,
     )
     with warehouse.transaction() as con:
-        con.register("_zaak_rows", staging)
-        con.execute("CREATE TEMP TABLE _zaak_staging AS SELECT * FROM _zaak_rows")
-        con.unregister("_zaak_rows")
+        # a replacement scan of the local variable, as in assets.ingest.common.replace_table
+        con.execute("CREATE TEMP TABLE _zaak_staging AS SELECT * FROM staging")
         stats = match_to_bag(con, "_zaak_staging", "zaak_id")
         matched = con.execute(f"SELECT {', '.join(ZAAK_COLUMNS)} FROM _zaak_staging").to_arrow_table()
         con.execute("DROP TABLE _zaak_staging")
