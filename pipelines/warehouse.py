@@ -28,7 +28,7 @@ import duckdb
 import duckdb_extension_spatial
 
 from pipelines.files import make_private, private_dir
-from privacy.sqltext import table_exists
+from privacy.sqltext import relation_type
 
 DEFAULT_ROOT = Path("warehouse")
 MAIN_DB = "knooppunt.duckdb"
@@ -179,10 +179,7 @@ def build_release(warehouse: Warehouse, *, order: Mapping[str, str] | None = Non
             con = connect(tmp)
             try:
                 for table, columns in order.items():
-                    if table_exists(con, table):
-                        con.execute(
-                            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY {columns}"
-                        )
+                    _store_sorted(con, table, columns)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -191,6 +188,21 @@ def build_release(warehouse: Warehouse, *, order: Mapping[str, str] | None = Non
         raise
     make_private(tmp)
     return tmp
+
+
+def _store_sorted(con: duckdb.DuckDBPyConnection, table: str, columns: str) -> None:
+    """Rewrite ``table`` sorted on ``columns``, if it exists; a view (BAG's current tables)
+    becomes a table of its rows."""
+    kind = relation_type(con, table)
+    if kind is None:
+        return
+    if kind != "VIEW":
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY {columns}")
+        return
+    schema, name = table.split(".")
+    con.execute(f"CREATE TABLE {schema}._sorted AS SELECT * FROM {table} ORDER BY {columns}")
+    con.execute(f"DROP VIEW {table}")
+    con.execute(f"ALTER TABLE {schema}._sorted RENAME TO {name}")
 
 
 def switch_release(root: Path, built: Path) -> Path:

@@ -25,12 +25,17 @@ def sql_list(values: list[str] | tuple[str, ...]) -> str:
     return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
 
 
-def table_exists(con: _Executes, qualified: str) -> bool:
-    """Whether ``schema.table`` exists, asked on the caller's connection."""
+def relation_type(con: _Executes, qualified: str) -> str | None:
+    """``BASE TABLE``, ``VIEW`` or ``LOCAL TEMPORARY`` for ``schema.name``, None when there is
+    none, asked on the caller's connection."""
     schema, _, name = qualified.rpartition(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema or "main", name],
-        ).fetchone()[0]
-    )
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema or "main", name],
+    ).fetchone()
+    return found[0] if found else None
+
+
+def table_exists(con: _Executes, qualified: str) -> bool:
+    """Whether ``schema.table`` exists (a table or a view), asked on the caller's connection."""
+    return relation_type(con, qualified) is not None

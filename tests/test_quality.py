@@ -72,15 +72,19 @@ def test_planted_violations_are_counted_with_pseudonymised_examples(real, tmp_pa
     shutil.copyfile(real.path, copy.path)
     con = copy.connect()
     try:
+        # planted in the history as current voorkomens: the current tables are views of it
+        current = "1, DATE '2000-01-01', TIMESTAMP '2000-01-01 00:00:00'"
         con.execute(
-            "INSERT INTO bag.nummeraanduiding "
-            "(nummeraanduiding_id, postcode, huisnummer, openbare_ruimte_id) "
-            "VALUES ('02212000000X', '0123AB', 1, '0221300000999999'), "
-            "('0221200000999998', '6981SS', 2, (SELECT min(openbare_ruimte_id) FROM bag.openbare_ruimte))"
+            "INSERT INTO bag.history_nummeraanduiding (nummeraanduiding_id, voorkomen_id, begin_geldigheid, "
+            "tijdstip_registratie, postcode, huisnummer, openbare_ruimte_id) "
+            f"VALUES ('02212000000X', {current}, '0123AB', 1, '0221300000999999'), "
+            f"('0221200000999998', {current}, '6981SS', 2, "
+            "(SELECT min(openbare_ruimte_id) FROM bag.openbare_ruimte))"
         )
         con.execute(
-            "INSERT INTO bag.pand (pand_id, geometry) VALUES "
-            "('0221100000999999', ST_GeomFromText('POLYGON((0 0, 10 10, 10 0, 0 10, 0 0))'))"
+            "INSERT INTO bag.history_pand (pand_id, voorkomen_id, begin_geldigheid, tijdstip_registratie, "
+            f"geometry) VALUES ('0221100000999999', {current}, "
+            "ST_GeomFromText('POLYGON((0 0, 10 10, 10 0, 0 10, 0 0))'))"
         )
         con.execute(
             f"INSERT INTO brp.persoon (persoon_id, meerderjarig, leeftijd) VALUES ('{TEST_BSN}', true, 40)"

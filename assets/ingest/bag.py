@@ -19,7 +19,7 @@ from pipelines.deliveries import refuse
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.retries import retry_transient_io
 from pipelines.warehouse import Warehouse
-from sources.bag import all_tables, load_into
+from sources.bag import RESOLVED, all_tables, load_into
 from sources.errors import SourceError
 
 DESCRIPTIONS = {
@@ -93,6 +93,12 @@ def configured_gemeenten() -> list[str] | None:
 def _description(table: str) -> str:
     if table.startswith("history_"):
         return f"Every voorkomen of every {table.removeprefix('history_')} in the extract"
+    if table.startswith(RESOLVED):
+        kind = table.removeprefix(RESOLVED)
+        return (
+            f"The current voorkomen kept for each {kind} with more than one (a data error; the others "
+            f"are in rejects.bag); the view bag.{kind} reads them from here"
+        )
     return DESCRIPTIONS[table]
 
 

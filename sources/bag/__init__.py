@@ -8,12 +8,13 @@ Public API:
 """
 
 from sources.bag.delivery import Delivery, Part, find_parts
-from sources.bag.load import LoadStats, all_tables, load_into
+from sources.bag.load import RESOLVED, LoadStats, all_tables, load_into
 from sources.bag.objects import OBJECT_TYPES, TABLES
 from sources.bag.reader import PartResult, parse_part, read_delivery
 
 __all__ = [
     "OBJECT_TYPES",
+    "RESOLVED",
     "TABLES",
     "Delivery",
     "LoadStats",

@@ -4,9 +4,12 @@ Every voorkomen goes into ``bag.history_<table>`` as the worker processes hand t
 back (this process is the one DuckDB writer). The current state is then selected in SQL: per
 object the voorkomen valid on ``as_of`` (default: the extract's StandTechnischeDatum) that was
 registered by then and not ended or corrected in the registration by then. On the stand date
-this is: begin <= as_of < eind (or no eind) and ``eindRegistratie`` null. Two such voorkomens
-for one object are a data error: the latest registered one is kept and the others go to
-``rejects.bag``. Link tables, ``bag.adres`` and ``bag.levering`` are derived last.
+this is: begin <= as_of < eind (or no eind) and ``eindRegistratie`` null. ``bag.<table>`` is a
+view of the history with that condition: nearly every voorkomen of a stand is current, so a copy
+would write the history a second time. Two current voorkomens for one object are a data error:
+the latest registered one is kept (in ``bag.resolved_<table>``, which the view reads for those
+objects) and the others go to ``rejects.bag``. Link tables, ``bag.adres`` and ``bag.levering``
+are derived last, as tables.
 
 The caller owns the transaction (see ``assets.ingest.bag.load_bag``).
 """
@@ -119,13 +122,17 @@ DERIVED_TABLES = (
 )
 
 
+# ``bag.resolved_<table>``: the kept voorkomen of each object with more than one current voorkomen.
+RESOLVED = "resolved_"
+
+
 def history_columns(object_type: str) -> tuple[tuple[str, str, str], ...]:
     return (_v(ID_COLUMNS[object_type]), *VOORKOMEN, *ATTRIBUTES[object_type])
 
 
 def all_tables() -> list[str]:
-    """Every table this load (re)creates, qualified."""
-    names = [f"bag.{TABLES[t]}" for t in OBJECT_TYPES] + [f"bag.history_{TABLES[t]}" for t in OBJECT_TYPES]
+    """Every table this load (re)creates, qualified (the current ones may be views)."""
+    names = [f"bag.{prefix}{TABLES[t]}" for prefix in ("", "history_", RESOLVED) for t in OBJECT_TYPES]
     return names + [f"bag.{t}" for t in DERIVED_TABLES]
 
 
@@ -230,28 +237,38 @@ def _list_columns(object_type: str) -> list[str]:
     return [c for c in LIST_COLUMNS if c in {n for n, _, _ in ATTRIBUTES[object_type]}]
 
 
-def _current(object_type: str, select: str, condition: str, several: bool) -> str:
-    """A query of ``select`` over the current voorkomen of every object. Objects with one current
-    voorkomen (all but a handful) are a plain filter; only the objects in ``_several`` (more than
-    one, when ``several``) pay for the window that keeps the latest registered one."""
+def _current(object_type: str, select: str, condition: str) -> str:
+    """A query of ``select`` over the current voorkomen of every object: the history filtered on
+    ``condition``, except the objects in ``bag.resolved_<table>`` (more than one current voorkomen,
+    a handful at most), whose kept voorkomen comes from there."""
     table = TABLES[object_type]
     ident = ID_COLUMNS[object_type]
-    if not several:
-        return f"SELECT {select} FROM bag.history_{table} WHERE {condition}"
     return (
-        f"SELECT {select} FROM bag.history_{table} ANTI JOIN _several USING ({ident}) WHERE {condition} "
-        f"UNION ALL (SELECT {select} FROM bag.history_{table} SEMI JOIN _several USING ({ident}) "
-        f"WHERE {condition} {_latest(ident)} QUALIFY row_number() OVER latest = 1)"
+        f"SELECT {select} FROM bag.history_{table} ANTI JOIN bag.{RESOLVED}{table} USING ({ident}) "
+        f"WHERE {condition} UNION ALL SELECT {select} FROM bag.{RESOLVED}{table}"
     )
+
+
+def _drop_relation(con: duckdb.DuckDBPyConnection, qualified: str) -> None:
+    """Drop the table or view ``schema.name`` if there is one (the current tables were tables
+    before they were views)."""
+    schema, name = qualified.split(".")
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    if found:
+        con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {qualified}")
 
 
 def _select_current(
     con: duckdb.DuckDBPyConnection, object_type: str, as_of: dt.date, source: str
 ) -> list[Reject]:
-    """Create ``bag.<table>`` from the history (and, for types with list columns, ``_cur_<table>``
-    with those lists of the same voorkomens). A hash aggregate first finds the objects with more
-    than one current voorkomen (``_several``); only those are ordered by a window, and their
-    voorkomens but the kept one are the duplicate rejects."""
+    """Define the view ``bag.<table>`` over the history (and, for types with list columns, create
+    ``_cur_<table>`` with those lists of the same voorkomens). A hash aggregate first finds the
+    objects with more than one current voorkomen (``_several``); only their voorkomens are ordered
+    by a window, the kept one goes into ``bag.resolved_<table>`` and the others are the duplicate
+    rejects."""
     table = TABLES[object_type]
     ident = ID_COLUMNS[object_type]
     condition = _current_condition(as_of)
@@ -259,25 +276,27 @@ def _select_current(
         f"CREATE OR REPLACE TEMP TABLE _several AS SELECT {ident} FROM bag.history_{table} "
         f"WHERE {condition} GROUP BY ALL HAVING count(*) > 1"
     )
-    several = con.execute("SELECT count(*) FROM _several").fetchone()[0] > 0
-    lists = _list_columns(object_type)
-    _create(con, f"bag.{table}", tuple(c for c in history_columns(object_type) if c[0] not in lists))
-    if lists:
-        exclude = f"* EXCLUDE ({', '.join(lists)})"
-        con.execute(f"INSERT INTO bag.{table} {_current(object_type, exclude, condition, several)}")
-        links = _current(object_type, f"{ident}, {', '.join(lists)}", condition, several)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cur_{table} AS {links}")
-    else:
-        con.execute(f"INSERT INTO bag.{table} {_current(object_type, '*', condition, several)}")
+    _create(con, f"bag.{RESOLVED}{table}", history_columns(object_type))
     dupes = []
-    if several:
-        latest = _latest(ident)
+    if con.execute("SELECT count(*) FROM _several").fetchone()[0]:
+        several = (
+            f"FROM bag.history_{table} SEMI JOIN _several USING ({ident}) WHERE {condition} {_latest(ident)}"
+        )
+        con.execute(
+            f"INSERT INTO bag.{RESOLVED}{table} SELECT * {several} QUALIFY row_number() OVER latest = 1"
+        )
         dupes = con.execute(
-            f"""SELECT {ident}, voorkomen_id, first(voorkomen_id) OVER latest AS kept
-            FROM bag.history_{table} SEMI JOIN _several USING ({ident}) WHERE {condition}
-            {latest} QUALIFY row_number() OVER latest > 1 ORDER BY 1, 2"""
+            f"SELECT {ident}, voorkomen_id, first(voorkomen_id) OVER latest AS kept {several} "
+            "QUALIFY row_number() OVER latest > 1 ORDER BY 1, 2"
         ).fetchall()
     con.execute("DROP TABLE _several")
+    lists = _list_columns(object_type)
+    _drop_relation(con, f"bag.{table}")
+    select = f"* EXCLUDE ({', '.join(lists)})" if lists else "*"
+    con.execute(f"CREATE VIEW bag.{table} AS {_current(object_type, select, condition)}")
+    if lists:
+        links = _current(object_type, f"{ident}, {', '.join(lists)}", condition)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cur_{table} AS {links}")
     return [
         Reject(
             source,
@@ -344,10 +363,12 @@ def _derive(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def select_current(con: duckdb.DuckDBPyConnection, as_of: dt.date, source: str) -> list[Reject]:
-    """(Re)create the current tables and the derived tables from the history tables on ``as_of``;
-    returns the duplicate current voorkomens as rejects."""
-    rejects = [r for t in OBJECT_TYPES for r in _select_current(con, t, as_of, source)]
-    _derive(con)
+    """(Re)define the current tables and create the derived tables from the history tables on
+    ``as_of``; returns the duplicate current voorkomens as rejects. Their rows are written in
+    no particular order (both DuckDB threads write): readers sort, as for every table."""
+    with _setting(con, "preserve_insertion_order", "false"):
+        rejects = [r for t in OBJECT_TYPES for r in _select_current(con, t, as_of, source)]
+        _derive(con)
     return rejects
 
 
