@@ -8,9 +8,9 @@ Prints, for the same XML deelbestanden and the same number of processes:
 * the full ingest (``assets.ingest.bag.load_bag``: unzip, parse, current-voorkomen selection,
   load into DuckDB in one transaction): XML MB, seconds, MB/s, objects/s;
 * peak memory and CPU seconds of this process and all its descendants (workers, fork server),
-  sampled every 50 ms: the sum of RSS (counts pages shared between the fork server and its
-  workers once per process) and the sum of PSS (shared pages divided among their sharers: the
-  tree's real footprint);
+  sampled every 100 ms by a process of its own: the sum of RSS (counts pages shared between the
+  fork server and its workers once per process) and the sum of PSS (shared pages divided among
+  their sharers: the tree's real footprint);
 * a bare expat pass (``xml.parsers.expat`` ParserCreate + Parse in 1 MB chunks, no handlers)
   over the same files, fanned out the same way, and the ratio ingest / bare.
 
@@ -24,7 +24,6 @@ import argparse
 import multiprocessing
 import sys
 import tempfile
-import threading
 import time
 import xml.parsers.expat
 import zipfile
@@ -37,29 +36,22 @@ sys.path.insert(0, str(ROOT))
 # top level stays light (no Dagster, no sources.bag), so no pool pays for imports it does not need.
 
 
-class ProcessTree:
-    """Peak RSS and CPU seconds of this process plus all its descendants, sampled every 50 ms.
+def _sample_tree(root: int, interval: float, stop, out) -> None:
+    """Sampler process of :class:`ProcessTree`: until ``stop`` is set, sum RSS and PSS over
+    ``root`` and its descendants (but this process) every ``interval`` seconds and keep the
+    peaks and each process's last CPU seconds; then send them over ``out``."""
+    import psutil
 
-    CPU is summed per process (user + system) from its last sample, so it also counts workers
-    that are not children of this process (a fork server's) and processes still running at the
-    end, which ``getrusage(RUSAGE_CHILDREN)`` misses; a process that lives shorter than one
-    interval may be missed.
-    """
-
-    def __init__(self, interval: float = 0.05):
-        import psutil
-
-        self.proc = psutil.Process()
-        self.interval = interval
-        self.peak = 0
-        self.peak_pss = 0
-        self._cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
+    me = psutil.Process()
+    tree = psutil.Process(root)
+    peak = peak_pss = 0
+    cpu: dict[int, float] = {}
+    first: dict[int, float] | None = None
+    while True:
         total = pss = 0
-        for proc in [self.proc, *self.proc.children(recursive=True)]:
+        for proc in [tree, *tree.children(recursive=True)]:
+            if proc.pid == me.pid:
+                continue
             try:
                 with proc.oneshot():
                     memory = proc.memory_full_info()  # smaps_rollup: rss and pss
@@ -68,25 +60,48 @@ class ProcessTree:
                 continue
             total += memory.rss
             pss += memory.pss
-            self._cpu[proc.pid] = times.user + times.system
-        self.peak = max(self.peak, total)
-        self.peak_pss = max(self.peak_pss, pss)
+            cpu[proc.pid] = times.user + times.system
+        peak, peak_pss = max(peak, total), max(peak_pss, pss)
+        if first is None:
+            first = dict(cpu)
+            out.send("started")
+        if stop.wait(interval):
+            break
+    out.send((peak, peak_pss, first, cpu))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.interval)
+
+class ProcessTree:
+    """Peak RSS and CPU seconds of this process plus all its descendants, sampled every 100 ms.
+
+    The sampling runs in a process of its own: in a thread of this process it held the GIL and
+    spent its CPU inside the measured writer. CPU is summed per process (user + system) from its
+    last sample, so it also counts workers that are not children of this process (a fork
+    server's) and processes still running at the end, which ``getrusage(RUSAGE_CHILDREN)``
+    misses; a process that lives shorter than one interval may be missed. The sampler's own CPU
+    is not counted.
+    """
+
+    def __init__(self, interval: float = 0.1):
+        import os
+
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._result, sender = ctx.Pipe(duplex=False)
+        self._sampler = ctx.Process(target=_sample_tree, args=(os.getpid(), interval, self._stop, sender))
+        self.peak = self.peak_pss = 0
+        self._start: dict[int, float] = {}
+        self._cpu: dict[int, float] = {}
+        self._own = os.getpid()
 
     def __enter__(self) -> ProcessTree:
-        self._sample()
-        self._start = dict(self._cpu)
-        self._thread.start()
+        self._sampler.start()
+        self._result.recv()  # the first sample is taken: start measuring
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
-        self._sample()
+        self.peak, self.peak_pss, self._start, self._cpu = self._result.recv()
+        self._sampler.join()
 
     @property
     def cpu_seconds(self) -> float:
@@ -95,7 +110,7 @@ class ProcessTree:
     @property
     def cpu_by_process(self) -> tuple[float, float]:
         """(CPU seconds of this process, of all its descendants)."""
-        own = self._cpu.get(self.proc.pid, 0.0) - self._start.get(self.proc.pid, 0.0)
+        own = self._cpu.get(self._own, 0.0) - self._start.get(self._own, 0.0)
         return own, self.cpu_seconds - own
 
 
