@@ -264,8 +264,7 @@ def _drop_relation(con: duckdb.DuckDBPyConnection, qualified: str) -> None:
 def _select_current(
     con: duckdb.DuckDBPyConnection, object_type: str, as_of: dt.date, source: str
 ) -> list[Reject]:
-    """Define the view ``bag.<table>`` over the history (and, for types with list columns, create
-    ``_cur_<table>`` with those lists of the same voorkomens). A hash aggregate first finds the
+    """Define the view ``bag.<table>`` over the history. A hash aggregate first finds the
     objects with more than one current voorkomen (``_several``); only their voorkomens are ordered
     by a window, the kept one goes into ``bag.resolved_<table>`` and the others are the duplicate
     rejects."""
@@ -294,9 +293,6 @@ def _select_current(
     _drop_relation(con, f"bag.{table}")
     select = f"* EXCLUDE ({', '.join(lists)})" if lists else "*"
     con.execute(f"CREATE VIEW bag.{table} AS {_current(object_type, select, condition)}")
-    if lists:
-        links = _current(object_type, f"{ident}, {', '.join(lists)}", condition)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cur_{table} AS {links}")
     return [
         Reject(
             source,
@@ -307,27 +303,33 @@ def _select_current(
     ]
 
 
-def _derive(con: duckdb.DuckDBPyConnection) -> None:
+def _derive(con: duckdb.DuckDBPyConnection, condition: str) -> None:
     """The link tables and ``bag.adres``, unordered (readers sort; a release stores the tables
-    it searches sorted on their search columns, ``privacy.lookup.RELEASE_ORDER``)."""
+    it searches sorted on their search columns, ``privacy.lookup.RELEASE_ORDER``). The link
+    tables unnest the list columns of the current voorkomens (``condition``), taken with the same
+    query as the views, so they describe the same voorkomen."""
+
+    def links(object_type: str, column: str) -> str:
+        return f"({_current(object_type, f'{ID_COLUMNS[object_type]}, {column}', condition)})"
+
     con.execute("DROP TABLE IF EXISTS bag.verblijfsobject_gebruiksdoel")
     con.execute(
-        "CREATE TABLE bag.verblijfsobject_gebruiksdoel AS "
-        "SELECT verblijfsobject_id, unnest(gebruiksdoelen) AS gebruiksdoel FROM _cur_verblijfsobject"
+        "CREATE TABLE bag.verblijfsobject_gebruiksdoel AS SELECT verblijfsobject_id, "
+        f"unnest(gebruiksdoelen) AS gebruiksdoel FROM {links('VBO', 'gebruiksdoelen')}"
     )
     con.execute("DROP TABLE IF EXISTS bag.verblijfsobject_pand")
     con.execute(
         "CREATE TABLE bag.verblijfsobject_pand AS SELECT verblijfsobject_id, unnest(pand_ids) AS pand_id "
-        "FROM _cur_verblijfsobject"
+        f"FROM {links('VBO', 'pand_ids')}"
     )
     con.execute("DROP TABLE IF EXISTS bag.nevenadres")
     con.execute(
-        """CREATE TABLE bag.nevenadres AS
+        f"""CREATE TABLE bag.nevenadres AS
         SELECT 'VBO' AS object_type, verblijfsobject_id AS object_id,
                unnest(nevenadres_ids) AS nummeraanduiding_id
-        FROM _cur_verblijfsobject
-        UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids) FROM _cur_ligplaats
-        UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids) FROM _cur_standplaats"""
+        FROM {links("VBO", "nevenadres_ids")}
+        UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids) FROM {links("LIG", "nevenadres_ids")}
+        UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids) FROM {links("STA", "nevenadres_ids")}"""
     )
     # koppeling: every (nummeraanduiding, current object) pair with the object's columns; a
     # nummeraanduiding's hoofdadres object is preferred, then object type and id.
@@ -358,8 +360,6 @@ def _derive(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN bag.woonplaats w ON w.woonplaats_id = coalesce(n.woonplaats_id, r.woonplaats_id)
         LEFT JOIN gekozen g ON g.nid = n.nummeraanduiding_id"""
     )
-    for table in ("verblijfsobject", "ligplaats", "standplaats"):
-        con.execute(f"DROP TABLE IF EXISTS _cur_{table}")
 
 
 def select_current(con: duckdb.DuckDBPyConnection, as_of: dt.date, source: str) -> list[Reject]:
@@ -368,7 +368,7 @@ def select_current(con: duckdb.DuckDBPyConnection, as_of: dt.date, source: str) 
     no particular order (both DuckDB threads write): readers sort, as for every table."""
     with _setting(con, "preserve_insertion_order", "false"):
         rejects = [r for t in OBJECT_TYPES for r in _select_current(con, t, as_of, source)]
-        _derive(con)
+        _derive(con, _current_condition(as_of))
     return rejects
 
 
