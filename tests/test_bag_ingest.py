@@ -12,6 +12,7 @@ from dagster import AssetKey, materialize
 from assets.ingest.bag import BAG_TABLES, bag_assets, load_bag
 from pipelines.resources import DeliveryResource, WarehouseResource
 from pipelines.warehouse import Warehouse
+from sources.bag.objects import ID_COLUMNS, TABLES
 from sources.errors import SourceError
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -47,6 +48,47 @@ def test_load_bag_with_two_processes(tmp_path):
             dt.date(2020, 9, 15),
             EXTRACT.name,
         )
+    finally:
+        con.close()
+
+
+# The documented rule (docs/BAG.md, "Current voorkomen"), written out here with a window over the
+# whole history: the implementation uses a filter and resolves only the objects with duplicates.
+REFERENCE = """SELECT * EXCLUDE (_rank) FROM (
+    SELECT * {exclude}, row_number() OVER (
+        PARTITION BY {ident} ORDER BY tijdstip_registratie DESC, voorkomen_id DESC, rowid) AS _rank
+    FROM bag.history_{table}
+    WHERE begin_geldigheid <= DATE '{day}' AND coalesce(eind_geldigheid > DATE '{day}', true)
+      AND CAST(tijdstip_registratie AS DATE) <= DATE '{day}'
+      AND coalesce(CAST(eind_registratie AS DATE) > DATE '{day}', true))
+WHERE _rank = 1"""
+LISTS = {"VBO": "gebruiksdoelen, pand_ids, nevenadres_ids", "LIG": "nevenadres_ids", "STA": "nevenadres_ids"}
+
+
+@pytest.mark.parametrize("as_of", [None, dt.date(2019, 2, 1), dt.date(2012, 6, 1)])
+def test_current_tables_are_views_equal_to_the_rule(tmp_path, as_of):
+    warehouse = Warehouse(tmp_path / "wh")
+    load_bag(warehouse, EXTRACT, processes=1, as_of=as_of)
+    day = (as_of or dt.date(2020, 9, 15)).isoformat()
+    con = warehouse.connect(read_only=True)
+    try:
+        kinds = dict(
+            con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'bag'"
+            ).fetchall()
+        )
+        for kind, table in TABLES.items():
+            assert kinds[table] == "VIEW"
+            exclude = f"EXCLUDE ({LISTS[kind]})" if kind in LISTS else ""
+            reference = REFERENCE.format(exclude=exclude, ident=ID_COLUMNS[kind], table=table, day=day)
+            view = f"SELECT * FROM bag.{table}"
+            for a, b in ((view, reference), (reference, view)):
+                assert con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0] == 0, table
+        resolved = con.execute(
+            "SELECT nummeraanduiding_id, voorkomen_id FROM bag.resolved_nummeraanduiding ORDER BY 1"
+        ).fetchall()
+        if as_of is None:  # the fixture's two nummeraanduidingen with two current voorkomens
+            assert resolved == [("0221200000330998", 3), ("0221200000330999", 3)]
     finally:
         con.close()
 

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from pipelines.deliveries import Delivery, DeliveryFile, Loaded, decide
 from pipelines.generation import GenerationError, create, discard, finish, pending
-from pipelines.plausibility import Metrics, compare, load_thresholds
+from pipelines.plausibility import Metrics, compare, load_thresholds, measure
 from pipelines.runner import Outcome, run_pipeline
 from pipelines.warehouse import Warehouse, current_release
 from sources.bag.delivery import check_extract
@@ -260,6 +260,15 @@ def test_default_thresholds_block_what_the_issue_names():
         ("rows", "brp.persoon"),
         ("flags", "address_not_in_bag"),
     }
+
+
+def test_rows_are_counted_in_views_but_not_in_the_resolved_duplicates():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA bag")
+    con.execute("CREATE TABLE bag.history_pand AS SELECT i AS pand_id FROM range(5) r(i)")
+    con.execute("CREATE VIEW bag.pand AS SELECT * FROM bag.history_pand WHERE pand_id < 3")
+    con.execute("CREATE TABLE bag.resolved_pand AS SELECT 1 AS pand_id")
+    assert measure(con).rows == {"bag.history_pand": 5, "bag.pand": 3}
 
 
 def test_thresholds_can_be_overridden(tmp_path, monkeypatch):

@@ -77,3 +77,29 @@ def test_a_release_stores_search_tables_sorted_on_their_keys(tmp_path):
     # the warehouse itself is left as it was
     source = duckdb.connect(str(wh.path), read_only=True)
     assert source.execute("SELECT k FROM bag.t LIMIT 1").fetchone()[0] == 1000
+
+
+def test_a_release_stores_a_searched_view_as_a_sorted_table(tmp_path):
+    # BAG's current tables are views of the history; the release stores the searched ones sorted
+    wh = Warehouse(tmp_path)
+    with wh.transaction() as con:
+        con.execute("CREATE SCHEMA bag")
+        con.execute(
+            "CREATE TABLE bag.h AS SELECT (1000 - i) AS k, i % 2 = 0 AS current FROM range(1000) r(i)"
+        )
+        con.execute("CREATE VIEW bag.v AS SELECT k FROM bag.h WHERE current")
+        con.execute("CREATE VIEW bag.w AS SELECT k FROM bag.h WHERE NOT current")
+    release = publish(wh, order={"bag.v": "k"})
+    con = duckdb.connect(str(release), read_only=True)
+    kinds = dict(
+        con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'bag'"
+        ).fetchall()
+    )
+    assert kinds == {"h": "BASE TABLE", "v": "BASE TABLE", "w": "VIEW"}
+    stored = [k for (k,) in con.execute("SELECT k FROM bag.v").fetchall()]
+    assert stored == sorted(stored) == list(range(2, 1001, 2))
+    source = duckdb.connect(str(wh.path), read_only=True)
+    assert source.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'v'"
+    ).fetchone() == ("VIEW",)
