@@ -328,8 +328,10 @@ def _derive(con: duckdb.DuckDBPyConnection, condition: str) -> None:
         SELECT 'VBO' AS object_type, verblijfsobject_id AS object_id,
                unnest(nevenadres_ids) AS nummeraanduiding_id
         FROM {links("VBO", "nevenadres_ids")}
-        UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids) FROM {links("LIG", "nevenadres_ids")}
-        UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids) FROM {links("STA", "nevenadres_ids")}"""
+        UNION ALL SELECT 'LIG', ligplaats_id, unnest(nevenadres_ids)
+        FROM {links("LIG", "nevenadres_ids")}
+        UNION ALL SELECT 'STA', standplaats_id, unnest(nevenadres_ids)
+        FROM {links("STA", "nevenadres_ids")}"""
     )
     # koppeling: every (nummeraanduiding, current object) pair with the object's columns; a
     # nummeraanduiding's hoofdadres object is preferred, then object type and id.
