@@ -24,6 +24,7 @@ SKIP = {"loaded_at", "rejected_at"}
 def main() -> None:
     from assets.ingest.bag import load_bag
     from pipelines.warehouse import Warehouse
+    from privacy.sqltext import column_names
 
     with tempfile.TemporaryDirectory(prefix="bag-digest-") as tmp:
         warehouse = Warehouse(Path(tmp) / "warehouse")
@@ -34,16 +35,7 @@ def main() -> None:
                 "WHERE table_schema IN ('bag', 'rejects') ORDER BY 1"
             ).fetchall()
             for (table,) in tables:
-                schema, name = table.split(".")
-                columns = [
-                    c
-                    for (c,) in con.execute(
-                        "SELECT column_name FROM information_schema.columns "
-                        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                        [schema, name],
-                    ).fetchall()
-                    if c not in SKIP
-                ]
+                columns = [c for c in column_names(con, table) if c not in SKIP]
                 select = ", ".join(f"CAST({c} AS VARCHAR)" for c in columns)
                 rows = con.execute(f"SELECT {select} FROM {table} ORDER BY ALL").fetchall()
                 digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]

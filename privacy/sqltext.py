@@ -13,6 +13,7 @@ from typing import Protocol
 class _Executes(Protocol):
     def execute(self, query: str, parameters: object = ...) -> _Executes: ...
     def fetchone(self) -> tuple | None: ...
+    def fetchall(self) -> list[tuple]: ...
 
 
 def sql_literal(value: str) -> str:
@@ -39,3 +40,15 @@ def relation_type(con: _Executes, qualified: str) -> str | None:
 def table_exists(con: _Executes, qualified: str) -> bool:
     """Whether ``schema.table`` exists (a table or a view), asked on the caller's connection."""
     return relation_type(con, qualified) is not None
+
+
+def column_names(con: _Executes, qualified: str) -> list[str]:
+    """The columns of the table or view ``schema.name``, in order, asked on the caller's
+    connection."""
+    schema, _, name = qualified.rpartition(".")
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [schema or "main", name],
+    ).fetchall()
+    return [c for (c,) in rows]
