@@ -25,6 +25,7 @@ import duckdb
 
 from pipelines.warehouse import Warehouse, connect, current_release, publish
 from privacy.lookup import RELEASE_ORDER
+from privacy.sqltext import column_names, relation_type
 from web.lookups import LookupService
 from web.validation import TargetInput
 
@@ -34,24 +35,20 @@ ID_COLUMNS = {"nummeraanduiding_id", "verblijfsobject_id", "pand_id", "openbare_
 
 
 def replicate(con: duckdb.DuckDBPyConnection, table: str, copies: int) -> int:
+    """Replicate ``table`` ``copies`` times; a view (BAG's current tables) through the history
+    table it reads, so that the view shows every copy."""
     schema, name = table.split(".")
-    columns = [
-        c
-        for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
-    ]
+    stored = f"{schema}.history_{name}" if relation_type(con, table) == "VIEW" else table
+    columns = column_names(con, stored)
 
     def renamed(column: str) -> str:
         if column in ID_COLUMNS:
             return f"substr({column}, 1, 6) || lpad(CAST(k AS VARCHAR), 2, '0') || substr({column}, 9)"
         return "huisnummer + k * 1000" if column == "huisnummer" else column
 
-    con.execute(f"CREATE TEMP TABLE original AS SELECT * FROM {table}")
+    con.execute(f"CREATE TEMP TABLE original AS SELECT * FROM {stored}")
     select = ", ".join(f"{renamed(c)} AS {c}" for c in columns)
-    con.execute(f"INSERT INTO {table} SELECT {select} FROM original, range(1, {copies}) r(k)")
+    con.execute(f"INSERT INTO {stored} SELECT {select} FROM original, range(1, {copies}) r(k)")
     con.execute("DROP TABLE original")
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
